@@ -1,0 +1,109 @@
+"""Shared MediaPipe detectors, created lazily on first use and reused.
+
+MediaPipe solution objects are not thread-safe, so each detector is guarded by its own lock:
+callers from several threads are served one at a time. Importing this module does not
+import MediaPipe.
+"""
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+__all__ = ["run_pose", "run_face_mesh", "run_face_detection", "mediapipe_connections"]
+
+
+class _Lazy:
+    """A detector built by ``factory`` on first call, used under a lock."""
+
+    def __init__(self, factory: Callable[[Any], Any]) -> None:
+        self._factory = factory
+        self._detector: Any = None
+        self._lock = threading.Lock()
+
+    def process(self, rgb: np.ndarray) -> Any:
+        with self._lock:
+            if self._detector is None:
+                try:
+                    import mediapipe as mp
+                except ImportError as exc:  # pragma: no cover - depends on the install
+                    raise ImportError(
+                        "extracting semantics from photos needs MediaPipe: "
+                        "pip install 'dynast[semantics]' (mediapipe==0.10.21)"
+                    ) from exc
+                self._detector = self._factory(mp)
+            return self._detector.process(np.ascontiguousarray(rgb))
+
+
+_POSE = _Lazy(
+    lambda mp: mp.solutions.pose.Pose(
+        static_image_mode=True, model_complexity=1, enable_segmentation=False,
+        min_detection_confidence=0.5,
+    )
+)
+_FACE_MESH = _Lazy(
+    lambda mp: mp.solutions.face_mesh.FaceMesh(
+        static_image_mode=True, max_num_faces=4, refine_landmarks=True,
+        min_detection_confidence=0.5,
+    )
+)
+_FACE_DETECTION = _Lazy(
+    lambda mp: mp.solutions.face_detection.FaceDetection(
+        model_selection=1, min_detection_confidence=0.6
+    )
+)
+
+
+def run_pose(rgb: np.ndarray) -> np.ndarray | None:
+    """MediaPipe pose on uint8 RGB (H, W, 3).
+
+    Returns (33, 3) float64: x, y in pixels of ``rgb`` and visibility in [0, 1], or None.
+    """
+    result = _POSE.process(rgb)
+    if result.pose_landmarks is None:
+        return None
+    h, w = rgb.shape[:2]
+    return np.array(
+        [[p.x * w, p.y * h, p.visibility] for p in result.pose_landmarks.landmark], np.float64
+    )
+
+
+def run_face_mesh(rgb: np.ndarray) -> list[np.ndarray]:
+    """MediaPipe face mesh (with irises) on uint8 RGB (H, W, 3).
+
+    Returns one (478, 2) float64 array of pixel coordinates (x, y) per detected face.
+    """
+    result = _FACE_MESH.process(rgb)
+    h, w = rgb.shape[:2]
+    return [
+        np.array([[p.x * w, p.y * h] for p in face.landmark], np.float64)
+        for face in (result.multi_face_landmarks or [])
+    ]
+
+
+def run_face_detection(rgb: np.ndarray) -> list[tuple[float, float, float, float]]:
+    """MediaPipe face detection (full range) on uint8 RGB (H, W, 3).
+
+    Returns one box (x0, y0, width, height) in pixels per face.
+    """
+    result = _FACE_DETECTION.process(rgb)
+    h, w = rgb.shape[:2]
+    boxes = []
+    for det in result.detections or []:
+        box = det.location_data.relative_bounding_box
+        boxes.append((box.xmin * w, box.ymin * h, box.width * w, box.height * h))
+    return boxes
+
+
+def mediapipe_connections() -> dict[str, frozenset[tuple[int, int]]]:
+    """The face-mesh contour connection sets, by MediaPipe's names (imports MediaPipe)."""
+    import mediapipe as mp
+
+    fm = mp.solutions.face_mesh
+    names = (
+        "FACE_OVAL", "LEFT_EYEBROW", "RIGHT_EYEBROW", "LEFT_EYE", "RIGHT_EYE",
+        "LEFT_IRIS", "RIGHT_IRIS", "NOSE", "LIPS",
+    )
+    return {n: frozenset(getattr(fm, "FACEMESH_" + n)) for n in names}

@@ -1,0 +1,166 @@
+"""The generator: outputs, sizes, precision, ablations, persistence, input errors."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from dynast import DynaST, DynaSTConfig
+
+from conftest import random_inputs, tiny_config
+
+
+def _model(**overrides) -> DynaST:
+    torch.manual_seed(0)
+    return DynaST(tiny_config(**overrides)).eval()
+
+
+def test_output_structure_warps_and_confidence():
+    cfg = tiny_config()
+    model = _model()
+    ref, ref_sem, tgt = random_inputs(cfg, batch=2)
+    with torch.no_grad():
+        out = model(ref, ref_sem, tgt, return_warps=True, return_matches=True)
+    assert out.image.shape == (2, 3, 32, 32)
+    assert out.image.abs().max() <= 1
+    kinds = [(b.level, b.kind, b.height) for b in out.blocks]
+    assert kinds == [(4, "dense", 4), (4, "dense", 4), (3, "inter", 8), (3, "inner", 8),
+                     (2, "inter", 16), (2, "inner", 16), (1, "inter", 32), (1, "inner", 32)]
+    assert [tuple(w.shape) for w in out.warps] == [(2, 3, b.height, b.width) for b in out.blocks]
+    assert [tuple(c.shape) for c in out.confidence] == [(2, 1, b.height, b.width) for b in out.blocks]
+    n_cands = [16, 16, 16, 20, 16, 20, 16, 20]
+    assert [m.indices.shape[-1] for m in out.matches] == n_cands
+    for block, conf, warp, m in zip(out.blocks, out.confidence, out.warps, out.matches):
+        assert conf.min() >= 0 and conf.max() <= 1 + 1e-5
+        # warp weights: rows sum to 1 where a link is kept, 0 where every link is pruned
+        sums = m.weights.sum(-1)
+        if block.kind != "dense":  # dense blocks keep only the top candidates for inspection
+            any_kept = m.kept.any(-1)
+            torch.testing.assert_close(sums[any_kept], torch.ones_like(sums[any_kept]))
+            assert (sums[~any_kept] == 0).all()
+            assert (warp.flatten(2).transpose(1, 2)[~any_kept] == 0).all()
+        assert m.indices.max() < block.height * block.width
+
+
+def test_default_forward_skips_warps():
+    cfg = tiny_config()
+    with torch.no_grad():
+        out = _model()(*random_inputs(cfg))
+    assert out.warps == [] and out.matches == [] and len(out.confidence) == 8
+
+
+@pytest.mark.parametrize("size", [(32, 32), (48, 32), (64, 40), (16, 24)])
+def test_any_multiple_of_8_square_or_not(size):
+    cfg = tiny_config()
+    ref, ref_sem, tgt = random_inputs(cfg, height=size[0], width=size[1])
+    with torch.no_grad():
+        out = _model()(ref, ref_sem, tgt, return_warps=True)
+    assert out.image.shape == (1, 3, *size)
+    assert out.warps[-1].shape[-2:] == size
+
+
+@pytest.mark.parametrize(
+    "shapes, message",
+    [
+        (((1, 3, 30, 32), (1, 5, 30, 32), (1, 5, 30, 32)), "multiples of 8"),
+        (((1, 3, 32, 32), (1, 5, 32, 32), (1, 5, 40, 32)), "sizes differ"),
+        (((1, 3, 32, 32), (1, 4, 32, 32), (1, 5, 32, 32)), "ref_semantics must be"),
+        (((1, 3, 32, 32), (1, 5, 32, 32), (1, 6, 32, 32)), "target_semantics must be"),
+        (((1, 4, 32, 32), (1, 5, 32, 32), (1, 5, 32, 32)), "ref_image must be"),
+    ],
+)
+def test_bad_inputs_raise_clear_value_errors(shapes, message):
+    model = _model()
+    with pytest.raises(ValueError, match=message):
+        model(*(torch.zeros(s) for s in shapes))
+
+
+def test_style_transfer_model_has_no_reference_semantics():
+    cfg = tiny_config(semantic_nc=3, ref_semantic_nc=0)
+    model = DynaST(cfg).eval()
+    ref, ref_sem, content = random_inputs(cfg)
+    assert ref_sem is None
+    with torch.no_grad():
+        assert model(ref, None, content).image.shape == (1, 3, 32, 32)
+    with pytest.raises(ValueError, match="no reference semantics"):
+        model(ref, torch.zeros(1, 3, 32, 32), content)
+
+
+def test_bf16_autocast_runs_and_stays_close_to_fp32():
+    cfg = tiny_config()
+    model = _model()
+    inputs = random_inputs(cfg)
+    with torch.no_grad():
+        fp32 = model(*inputs).image
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            bf16 = model(*inputs).image
+    assert bf16.shape == fp32.shape and torch.isfinite(bf16).all()
+    mse = (bf16.float() - fp32).pow(2).mean()
+    psnr = 10 * torch.log10(4 / mse)  # images span [-1, 1]
+    assert psnr > 25, psnr
+
+
+@pytest.mark.parametrize(
+    "switch",
+    [dict(prune=False), dict(inner_scale=False), dict(finest_match_stride=2), dict(finest_match_stride=8)],
+)
+def test_each_ablation_switch_changes_the_output(switch):
+    cfg = tiny_config()
+    inputs = random_inputs(cfg)
+    base = _model()
+    ablated = DynaST(tiny_config(**switch)).eval()
+    ablated.load_state_dict(base.state_dict(), strict=False)  # same weights where both have them
+    with torch.no_grad():
+        a, b = base(*inputs, return_warps=True), ablated(*inputs, return_warps=True)
+    assert (a.image - b.image).abs().max() > 1e-3
+    if "inner_scale" in switch:
+        assert [blk.kind for blk in b.blocks] == ["dense", "dense"] + ["inter"] * 6
+    if "finest_match_stride" in switch:
+        finest = min(blk.stride for blk in b.blocks)
+        assert finest == switch["finest_match_stride"]
+
+
+def test_position_grid_is_resized_for_other_sizes():
+    model = _model()
+    grid = model.position_grid(8, 6)
+    assert grid.shape == (1, 4 * 8, 8, 6)
+    assert model.position_grid(4, 4) is model.pos_embed
+
+
+def test_save_and_load_round_trip(tmp_path):
+    cfg = tiny_config(train_size=(32, 48), top_k=3)
+    model = DynaST(cfg).eval()
+    model.save_pretrained(tmp_path / "ckpt")
+    assert (tmp_path / "ckpt" / "config.json").is_file()
+    loaded = DynaST.from_pretrained(tmp_path / "ckpt")
+    assert loaded.config == cfg
+    inputs = random_inputs(cfg, height=32, width=48)
+    with torch.no_grad():
+        assert torch.equal(model(*inputs).image, loaded(*inputs).image)
+
+
+def test_from_pretrained_explains_a_missing_directory(tmp_path):
+    with pytest.raises(FileNotFoundError, match="dynast.convert"):
+        DynaST.from_pretrained(tmp_path / "nowhere" / "deep")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="config.json"):
+        DynaST.from_pretrained(tmp_path / "empty")
+
+
+def test_config_validation_and_unknown_fields():
+    with pytest.raises(ValueError, match="finest_match_stride"):
+        DynaSTConfig(finest_match_stride=3)
+    with pytest.raises(ValueError, match="train_size"):
+        DynaSTConfig(train_size=(250, 256))
+    with pytest.raises(ValueError, match="unknown DynaSTConfig fields"):
+        DynaSTConfig.from_dict({"ngf": 8, "isTrain": True})
+
+
+def test_training_mode_warps_carry_gradients():
+    cfg = tiny_config()
+    model = DynaST(cfg).train()
+    ref, ref_sem, tgt = random_inputs(cfg, batch=2)
+    out = model(ref, ref_sem, tgt, return_warps=True)
+    loss = out.image.mean() + sum(w.abs().mean() for w in out.warps)
+    loss.backward()
+    gate = model.levels["level1"].blocks[0].prune_q.weight.grad
+    assert gate is not None and gate.abs().sum() > 0
