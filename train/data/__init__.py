@@ -1,0 +1,1 @@
+"""Training data: image files, exemplar warps, semantics caches and one data set per layout."""

@@ -1,0 +1,126 @@
+"""The two training objectives of SPEC section 5.
+
+Supervised (pose, faces): matching loss on every block's warp, hinge GAN + discriminator feature
+matching, VGG-19 feature matching and a relu4_2 perceptual term. Unsupervised style transfer
+(Eq. 11): relu4_1 content MSE + lambda_s x (mean/std MSE on relu1_1..relu4_1).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from train.config import LossConfig
+from train.losses.gan import feature_matching_loss, hinge_d_loss, hinge_g_loss
+from train.losses.vgg import VGG19Features
+
+VGG_FM_LAYERS = ("relu1_2", "relu2_2", "relu3_2", "relu4_2", "relu5_2")
+VGG_FM_WEIGHTS = (1 / 32, 1 / 16, 1 / 8, 1 / 4, 1.0)
+PERCEPTUAL_LAYER = "relu4_2"
+STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
+CONTENT_LAYER = "relu4_1"
+
+
+@dataclass
+class LossTerms:
+    """A scalar total (what is back-propagated) and its named, already weighted parts."""
+
+    total: torch.Tensor
+    parts: dict[str, torch.Tensor]
+
+
+def matching_loss(warps: list[torch.Tensor], target: torch.Tensor) -> torch.Tensor:
+    """Sum over blocks of L1(warp (B,3,h,w), target (B,3,H,W) average-pooled by H/h)."""
+    total = torch.zeros((), device=target.device)
+    for warp in warps:
+        factor = target.shape[-1] // warp.shape[-1]
+        gt = F.avg_pool2d(target, factor, stride=factor) if factor > 1 else target
+        total = total + F.l1_loss(warp.float(), gt.float())
+    return total
+
+
+def channel_stats(feat: torch.Tensor, eps: float = 1e-5) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel mean and std over space: feat (B,C,H,W) -> two (B,C)."""
+    f = feat.float().flatten(2)
+    return f.mean(-1), (f.var(-1, unbiased=True) + eps).sqrt()
+
+
+def style_statistics_loss(out_feats: dict[str, torch.Tensor], style_feats: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Sum over STYLE_LAYERS of MSE(channel means) + MSE(channel stds)."""
+    total = torch.zeros((), device=next(iter(out_feats.values())).device)
+    for name in STYLE_LAYERS:
+        m_o, s_o = channel_stats(out_feats[name])
+        m_s, s_s = channel_stats(style_feats[name])
+        total = total + F.mse_loss(m_o, m_s) + F.mse_loss(s_o, s_s)
+    return total
+
+
+class SupervisedObjective(nn.Module):
+    """Pose / face objective. Batches carry ``target`` (B,3,H,W) and ``target_semantics`` (B,s,H,W)."""
+
+    uses_discriminator = True
+
+    def __init__(self, weights: LossConfig, vgg: VGG19Features) -> None:
+        super().__init__()
+        self.w = weights
+        self.vgg = vgg
+
+    def generator(self, out, batch: dict[str, torch.Tensor], discriminator: nn.Module) -> LossTerms:
+        """``out``: the model output (image (B,3,H,W), warps list). ``discriminator`` is called on
+        [S_tgt, fake] and [S_tgt, real] stacked along the batch."""
+        target, sem, fake = batch["target"], batch["target_semantics"], out.image
+        parts: dict[str, torch.Tensor] = {}
+        if self.w.matching > 0:
+            parts["matching"] = matching_loss(out.warps, target) * self.w.matching
+        if self.w.gan > 0 or self.w.gan_feat > 0:
+            pred = discriminator(torch.cat([torch.cat([sem, fake], 1), torch.cat([sem, target], 1)], 0))
+            pred_fake = [[t[: len(fake)] for t in scale] for scale in pred]
+            pred_real = [[t[len(fake):] for t in scale] for scale in pred]
+            parts["gan"] = hinge_g_loss(pred_fake) * self.w.gan
+            if self.w.gan_feat > 0:
+                parts["gan_feat"] = feature_matching_loss(pred_fake, pred_real) * self.w.gan_feat
+        if self.w.vgg > 0 or self.w.perceptual > 0:
+            layers = VGG_FM_LAYERS
+            fake_f = self.vgg(fake, layers)
+            with torch.no_grad():
+                real_f = self.vgg(target, layers)
+            vgg = sum(w * F.l1_loss(fake_f[n].float(), real_f[n].float()) for n, w in zip(layers, VGG_FM_WEIGHTS))
+            parts["vgg"] = vgg * self.w.vgg
+            parts["perceptual"] = F.mse_loss(fake_f[PERCEPTUAL_LAYER].float(), real_f[PERCEPTUAL_LAYER].float()) * self.w.perceptual
+        return LossTerms(sum(parts.values()), parts)
+
+    def discriminator(self, fake: torch.Tensor, batch: dict[str, torch.Tensor], discriminator: nn.Module) -> LossTerms:
+        """Hinge loss for D on the detached fake (B,3,H,W) and the real target, both x ``gan``."""
+        sem, target = batch["target_semantics"], batch["target"]
+        pred = discriminator(torch.cat([torch.cat([sem, fake.detach()], 1), torch.cat([sem, target], 1)], 0))
+        pred_fake = [[t[: len(fake)] for t in scale] for scale in pred]
+        pred_real = [[t[len(fake):] for t in scale] for scale in pred]
+        d_fake, d_real = hinge_d_loss(pred_fake, pred_real)
+        parts = {"d_fake": d_fake * self.w.gan, "d_real": d_real * self.w.gan}
+        return LossTerms(parts["d_fake"] + parts["d_real"], parts)
+
+
+class StyleObjective(nn.Module):
+    """Unsupervised style transfer (Eq. 11). Batches carry ``target_semantics`` = the content image
+    (B,3,H,W) and ``ref_image`` = the style image (B,3,H',W')."""
+
+    uses_discriminator = False
+
+    def __init__(self, weights: LossConfig, vgg: VGG19Features) -> None:
+        super().__init__()
+        self.w = weights
+        self.vgg = vgg
+
+    def generator(self, out, batch: dict[str, torch.Tensor], discriminator: nn.Module | None = None) -> LossTerms:
+        layers = STYLE_LAYERS
+        out_f = self.vgg(out.image, layers)
+        with torch.no_grad():
+            content_f = self.vgg(batch["target_semantics"], (CONTENT_LAYER,))
+            style_f = self.vgg(batch["ref_image"], layers)
+        parts = {
+            "content": F.mse_loss(out_f[CONTENT_LAYER].float(), content_f[CONTENT_LAYER].float()) * self.w.content,
+            "style": style_statistics_loss(out_f, style_f) * self.w.style,
+        }
+        return LossTerms(parts["content"] + parts["style"], parts)

@@ -1,0 +1,282 @@
+"""The fit loop: one generator step and (supervised tasks) one discriminator step per batch, the
+two-time-scale Adam of the release, mixed precision, DDP, exact resume, NaN/inf guard."""
+from __future__ import annotations
+
+import json
+import time
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from torch.nn.parallel import DistributedDataParallel as DDP
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from train import checkpoint
+from train.config import TrainConfig, config_to_dict
+from train.data.base import collate
+from train.data.sampling import StepBatchSampler
+from train.distributed import DistInfo, all_ranks_true, gather_objects, setup, teardown
+from train.losses.discriminator import MultiscaleDiscriminator
+from train.losses.vgg import VGG19Features, default_cache_dir
+from train.monitor import Monitor, image_grid
+from train.tasks import get_task
+
+CHECKPOINT_NAME = "checkpoints/latest.pt"
+
+
+def autocast_context(precision: str, device: torch.device):
+    """bf16 autocast (CPU or GPU), fp16 autocast (GPU only) or nothing for fp32."""
+    if precision == "fp32":
+        return nullcontext()
+    if precision == "fp16" and device.type != "cuda":
+        raise ValueError("precision fp16 needs a GPU (it uses a GradScaler); use bf16 on CPU")
+    if precision not in ("bf16", "fp16"):
+        raise ValueError(f"precision must be fp32, bf16 or fp16, got {precision!r}")
+    return torch.autocast(device.type, dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
+
+
+def lr_factor(step: int, total_steps: int, decay_steps: int) -> float:
+    """1 until the last ``decay_steps`` steps, then linearly down to 0 at ``total_steps``."""
+    if decay_steps <= 0:
+        return 1.0
+    return max(0.0, min(1.0, (total_steps - step) / decay_steps))
+
+
+def _grads_finite(params: list[torch.nn.Parameter]) -> bool:
+    grads = [p.grad for p in params if p.grad is not None]
+    return not grads or bool(torch.stack([g.float().abs().sum() for g in grads]).sum().isfinite())
+
+
+def _to_device(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
+    return {k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+
+
+def parameter_digest(module: torch.nn.Module) -> float:
+    """A float summary of all parameters (equal on ranks that hold equal weights)."""
+    with torch.no_grad():
+        return float(sum(p.double().sum() + p.double().abs().sum() * (i + 1) for i, p in enumerate(module.parameters())))
+
+
+class Trainer:
+    """Builds data, models, losses and optimisers from a TrainConfig; ``fit()`` runs to the end."""
+
+    def __init__(self, cfg: TrainConfig, resume: bool = False) -> None:
+        from dynast import DynaST, DynaSTConfig
+
+        self.cfg = cfg
+        self.info: DistInfo = setup(cfg.run.device)
+        if cfg.run.threads > 0:
+            torch.set_num_threads(cfg.run.threads)
+        torch.manual_seed(cfg.run.seed)
+        self.out = Path(cfg.run.out)
+        self.task = get_task(cfg.task)
+        cache = Path(cfg.data.cache_dir) if cfg.data.cache_dir else default_cache_dir() / "semantics"
+        self.dataset = self.task.build_dataset(cfg.data, cache)
+        dev = self.info.device
+        size = cfg.data.size
+        model_cfg = DynaSTConfig(semantic_nc=self.dataset.semantic_nc, ref_semantic_nc=self.dataset.ref_semantic_nc,
+                                 ngf=cfg.model.ngf, train_size=(size, size), **cfg.model.extra)
+        self.generator = DynaST(model_cfg).to(dev)
+        self.objective = self.task.objective(cfg.loss, VGG19Features().to(dev))
+        self.discriminator = None
+        o = cfg.optim
+        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=o.lr / 2, betas=(o.beta1, o.beta2), eps=o.g_eps)
+        self.opt_d = None
+        if self.objective.uses_discriminator:
+            self.discriminator = MultiscaleDiscriminator(model_cfg.semantic_nc, cfg.loss.ndf, cfg.loss.num_d, cfg.loss.n_layers_d).to(dev)
+            self.d_params = [p for p in self.discriminator.parameters() if p.requires_grad]
+            self.opt_d = torch.optim.Adam(self.d_params, lr=o.lr * 2, betas=(o.beta1, o.beta2), eps=o.d_eps)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=cfg.run.precision == "fp16")
+        self.step = 0
+        self.nonfinite_steps = 0
+        self.skipped: list[str] = []
+        if resume:
+            self._resume()
+        self.g_ddp, self.d_ddp = self.generator, self.discriminator
+        if self.info.world_size > 1:
+            ids = [dev.index] if dev.type == "cuda" else None
+            self.g_ddp = DDP(self.generator, device_ids=ids)
+            if self.discriminator is not None:
+                self.d_ddp = DDP(self.discriminator, device_ids=ids)
+        s = cfg.schedule
+        self.sampler = StepBatchSampler(len(self.dataset), s.batch_size, cfg.run.seed, self.info.rank, self.info.world_size,
+                                        self.step, cfg.data.freeze_augmentation)
+        spe = self.sampler.steps_per_epoch
+        self.total_steps = s.epochs * spe
+        self.decay_steps = s.decay_epochs * spe
+        self.stop_step = min(self.total_steps, s.max_steps) if s.max_steps > 0 else self.total_steps
+
+    # ------------------------------------------------------------------ state
+    def _state(self) -> dict[str, Any]:
+        rngs = gather_objects(checkpoint.rng_state(), self.info)
+        return {
+            "step": self.step,
+            "generator": self.generator.state_dict(),
+            "discriminator": self.discriminator.state_dict() if self.discriminator is not None else None,
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict() if self.opt_d is not None else None,
+            "scaler": self.scaler.state_dict(),
+            "rng": rngs,
+            "world_size": self.info.world_size,
+            "nonfinite_steps": self.nonfinite_steps,
+            "skipped": self.skipped,
+            "config": config_to_dict(self.cfg),
+            "model_config": self.generator.config,
+        }
+
+    def save_checkpoint(self) -> None:
+        state = self._state()  # every rank takes part (RNG gather)
+        if self.info.is_main:
+            checkpoint.save_atomic(state, self.out / CHECKPOINT_NAME)
+
+    def _resume(self) -> None:
+        path = self.out / CHECKPOINT_NAME
+        if not path.exists():
+            if self.info.is_main:
+                print(f"--resume: no checkpoint at {path}; starting a new run")
+            return
+        state = checkpoint.load(path)
+        self.generator.load_state_dict(state["generator"])
+        if self.discriminator is not None:
+            self.discriminator.load_state_dict(state["discriminator"])
+            self.opt_d.load_state_dict(state["opt_d"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.step = state["step"]
+        self.nonfinite_steps = state["nonfinite_steps"]
+        self.skipped = list(state["skipped"])
+        rngs = state["rng"]
+        if state["world_size"] == self.info.world_size:
+            checkpoint.set_rng_state(rngs[self.info.rank])
+        elif self.info.is_main:
+            print(f"--resume: the checkpoint was written by {state['world_size']} process(es), this run has "
+                  f"{self.info.world_size}; RNG states are not restored (data order still follows the step)")
+
+    # ------------------------------------------------------------------ steps
+    def _set_lr(self) -> float:
+        f = lr_factor(self.step, self.total_steps, self.decay_steps)
+        for g in self.opt_g.param_groups:
+            g["lr"] = self.cfg.optim.lr / 2 * f
+        if self.opt_d is not None:
+            for g in self.opt_d.param_groups:
+                g["lr"] = self.cfg.optim.lr * 2 * f
+        return self.cfg.optim.lr * f
+
+    def train_step(self, batch: dict[str, Any], want_warps: bool) -> tuple[dict[str, float], Any]:
+        """One G step and one D step. Returns the logged values and the model output."""
+        precision, dev = self.cfg.run.precision, self.info.device
+        supervised_warps = self.task.supervised and self.cfg.loss.matching > 0
+        d_module = self.discriminator
+        if d_module is not None:
+            d_module.requires_grad_(False)
+        with autocast_context(precision, dev):
+            out = self.g_ddp(batch["ref_image"], batch.get("ref_semantics"), batch["target_semantics"],
+                             return_warps=supervised_warps or want_warps)
+            g_terms = self.objective.generator(out, batch, d_module)
+        self.opt_g.zero_grad(set_to_none=True)
+        self.scaler.scale(g_terms.total).backward()  # always: keeps DDP ranks in step even on NaN
+        self.scaler.unscale_(self.opt_g)
+        ok = all_ranks_true(bool(torch.isfinite(g_terms.total)) and _grads_finite(list(self.generator.parameters())), self.info)
+        values = {f"g/{k}": float(v.detach()) for k, v in g_terms.parts.items()}
+        values["g/total"] = float(g_terms.total.detach())
+        if ok:
+            self.scaler.step(self.opt_g)
+        if self.discriminator is not None:
+            for p in self.d_params:
+                p.requires_grad_(True)
+            with autocast_context(precision, dev):
+                d_terms = self.objective.discriminator(out.image.detach(), batch, self.d_ddp)
+            self.opt_d.zero_grad(set_to_none=True)
+            self.scaler.scale(d_terms.total).backward()
+            self.scaler.unscale_(self.opt_d)
+            d_ok = all_ranks_true(bool(torch.isfinite(d_terms.total)) and _grads_finite(self.d_params), self.info)
+            values.update({f"d/{k}": float(v.detach()) for k, v in d_terms.parts.items()})
+            if ok and d_ok:
+                self.scaler.step(self.opt_d)
+            ok = ok and d_ok
+        self.scaler.update()
+        if not ok:
+            self.opt_g.zero_grad(set_to_none=True)
+            if self.opt_d is not None:
+                self.opt_d.zero_grad(set_to_none=True)
+            self.nonfinite_steps += 1
+            values["nonfinite_skipped"] = 1
+        return values, out
+
+    # ------------------------------------------------------------------ loop
+    def fit(self) -> dict[str, Any]:
+        """Train from the current step to the end; write checkpoints, metrics and ``final/``."""
+        cfg, info = self.cfg, self.info
+        if info.is_main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            (self.out / "config.yaml").write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
+        monitor = Monitor(self.out, info.is_main, cfg.run.tensorboard)
+        loader = DataLoader(self.dataset, batch_sampler=self.sampler, num_workers=cfg.data.workers,
+                            collate_fn=collate, pin_memory=info.device.type == "cuda")
+        bar = tqdm(total=self.stop_step, initial=self.step, disable=not (info.is_main and cfg.run.progress),
+                   desc=f"fit {cfg.task}", dynamic_ncols=True)
+        self.generator.train()
+        if self.discriminator is not None:
+            self.discriminator.train()
+        window_start, window_images = time.perf_counter(), 0
+        batches = iter(loader)
+        while self.step < self.stop_step:
+            batch = next(batches)
+            self.skipped.extend(batch.pop("skipped"))
+            batch = _to_device(batch, info.device)
+            lr = self._set_lr()
+            want_images = info.is_main and cfg.run.image_every > 0 and self.step % cfg.run.image_every == 0
+            values, out = self.train_step(batch, want_images)
+            self.step += 1
+            window_images += batch["target_semantics"].shape[0] * info.world_size
+            bar.update(1)
+            if want_images:
+                monitor.images(self.step, image_grid(batch, out.image, out.warps, self.task.supervised))
+            if self.step % cfg.run.log_every == 0 or self.step == self.stop_step or "nonfinite_skipped" in values:
+                elapsed = time.perf_counter() - window_start
+                values.update(lr=lr, epoch=(self.step - 1) // self.sampler.steps_per_epoch,
+                              images_per_s=window_images / max(elapsed, 1e-9), skipped_files=len(self.skipped))
+                monitor.scalars(self.step, values)
+                bar.set_postfix({k: f"{v:.3g}" for k, v in values.items() if k in ("g/total", "d/d_real", "images_per_s")})
+                window_start, window_images = time.perf_counter(), 0
+            if cfg.run.checkpoint_every > 0 and self.step % cfg.run.checkpoint_every == 0:
+                self.save_checkpoint()
+        bar.close()
+        del batches
+        self.save_checkpoint()
+        summary = self._finish()
+        monitor.close()
+        return summary
+
+    def _finish(self) -> dict[str, Any]:
+        nets = [self.generator] + ([self.discriminator] if self.discriminator is not None else [])
+        digests = gather_objects(tuple(parameter_digest(n) for n in nets), self.info)
+        skipped = sorted({s for rank_list in gather_objects(self.skipped, self.info) for s in rank_list})
+        summary = {
+            "task": self.cfg.task,
+            "steps": self.step,
+            "total_steps": self.total_steps,
+            "world_size": self.info.world_size,
+            "nonfinite_steps": self.nonfinite_steps,
+            "skipped_files": skipped,
+            "ranks_agree": len(set(digests)) == 1,
+        }
+        if self.info.is_main:
+            if self.step >= self.stop_step:
+                self.generator.save_pretrained(self.out / "final")
+            (self.out / "summary.json").write_text(json.dumps(summary, indent=2))
+            if skipped:
+                print(f"warning: skipped {len(skipped)} unreadable sample(s); listed in {self.out / 'summary.json'}")
+        return summary
+
+
+def fit(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
+    """Run ``python -m train fit`` for a config; returns the run summary."""
+    trainer = Trainer(cfg, resume)
+    try:
+        return trainer.fit()
+    finally:
+        teardown()
