@@ -127,3 +127,19 @@ def test_nonfinite_step_is_skipped_and_logged(tmp_path: Path) -> None:
     assert all(torch.isfinite(v).all() for v in after.values() if v.is_floating_point())
     assert any(not torch.equal(before[k], after[k]) for k in before)
     assert list((out / "tensorboard").glob("events.out.tfevents.*"))  # scalars + image grids
+
+
+def test_export_writes_a_loadable_fp16_directory(tmp_path):
+    import torch
+
+    from dynast import DynaST
+    from train.checkpoint import save_atomic
+    from train.cli import main
+
+    from conftest import tiny_config
+
+    model = DynaST(tiny_config())
+    save_atomic({"generator": model.state_dict(), "model_config": model.config}, tmp_path / "latest.pt")
+    assert main(["export", "--checkpoint", str(tmp_path / "latest.pt"), "--out", str(tmp_path / "out"), "--dtype", "fp16"]) == 0
+    loaded = DynaST.from_pretrained(tmp_path / "out")
+    torch.testing.assert_close(loaded.pos_embed, model.pos_embed, rtol=1e-3, atol=1e-3)

@@ -1,4 +1,4 @@
-"""Command line: ``python -m train fit ...`` and ``python -m train evaluate ...``."""
+"""Command line: ``python -m train fit ...``, ``python -m train evaluate ...``, ``python -m train export ...``."""
 from __future__ import annotations
 
 import argparse
@@ -44,6 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--cache-dir", default="", help="semantics cache (default ~/.cache/dynast/semantics)")
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--out", default="results.json", help="JSON results; a Markdown table is written beside it")
+    ex = sub.add_parser("export", help="write a training checkpoint's generator as a save_pretrained directory")
+    ex.add_argument("--checkpoint", required=True, help="RUN/checkpoints/latest.pt")
+    ex.add_argument("--out", required=True, help="directory for config.json + model.safetensors")
+    ex.add_argument("--dtype", choices=["fp32", "fp16"], default="fp32", help="storage precision (fp16 halves the file)")
     return parser
 
 
@@ -67,6 +71,12 @@ def _run(args: argparse.Namespace) -> int:
 
         summary = fit(load_config(args.config, _fit_overrides(args)), resume=args.resume)
         print(json.dumps(summary))
+        return 0
+    if args.command == "export":
+        from train.export import export
+
+        export(args.checkpoint, args.out, args.dtype)
+        print(f"wrote {args.out}")
         return 0
     from train.evaluation.run import EvalRequest, evaluate
 
