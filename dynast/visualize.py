@@ -1,0 +1,213 @@
+"""Drawing helpers for warps, confidence maps and the match inspector (no UI code).
+
+Everything here works on numpy arrays / PIL images and is independent of the model and of
+Gradio, so the pipeline, the app, notebooks and tests can share it.
+
+Conventions: images are ``uint8`` RGB arrays of shape ``(H, W, 3)``; masks are boolean
+``(H, W)``; model tensors in ``[-1, 1]`` are converted with :func:`tensor_to_uint8`.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+__all__ = [
+    "tensor_to_uint8",
+    "checkerboard",
+    "mark_pruned",
+    "upscale_nearest",
+    "colormap",
+    "confidence_image",
+    "draw_candidates",
+    "draw_query_marker",
+    "caption_image",
+    "inspector_legend",
+]
+
+KEPT_COLOUR = (0, 230, 118)  # green: a link the dynamic attention kept
+PRUNED_COLOUR = (255, 64, 64)  # red: a link the dynamic attention pruned
+QUERY_COLOUR = (255, 214, 0)  # yellow: the clicked pixel
+
+
+def tensor_to_uint8(t: "np.ndarray | object") -> np.ndarray:
+    """Convert a ``(3, H, W)`` or ``(1, H, W)`` array/tensor in ``[-1, 1]`` to ``(H, W, 3)`` uint8.
+
+    Torch tensors are accepted (detached and moved to CPU as float32 first).
+    """
+    if hasattr(t, "detach"):
+        t = t.detach().float().cpu().numpy()  # type: ignore[union-attr]
+    a = np.asarray(t, dtype=np.float32)
+    if a.ndim != 3:
+        raise ValueError(f"expected a (C, H, W) array, got shape {a.shape}")
+    if a.shape[0] == 1:
+        a = np.repeat(a, 3, axis=0)
+    a = np.nan_to_num(a, nan=0.0, posinf=1.0, neginf=-1.0)
+    a = (np.clip(a, -1.0, 1.0) + 1.0) * 127.5
+    return np.ascontiguousarray(np.round(a).astype(np.uint8).transpose(1, 2, 0))
+
+
+def checkerboard(height: int, width: int, cell: int = 8,
+                 colours: tuple[int, int] = (70, 150)) -> np.ndarray:
+    """A grey checkerboard ``(H, W, 3)`` uint8, the conventional "nothing here" pattern."""
+    yy, xx = np.mgrid[0:height, 0:width]
+    board = ((yy // cell + xx // cell) % 2).astype(bool)
+    out = np.where(board, colours[1], colours[0]).astype(np.uint8)
+    return np.repeat(out[:, :, None], 3, axis=2)
+
+
+def upscale_nearest(img: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Resize an ``(h, w[, c])`` array to ``(height, width)`` with nearest neighbour sampling."""
+    h, w = img.shape[:2]
+    ys = np.minimum((np.arange(height) * h) // max(height, 1), h - 1)
+    xs = np.minimum((np.arange(width) * w) // max(width, 1), w - 1)
+    return img[ys][:, xs]
+
+
+def mark_pruned(img: np.ndarray, pruned: np.ndarray, cell: int = 8) -> np.ndarray:
+    """Replace the pixels of ``img`` where ``pruned`` is true by a checkerboard.
+
+    ``pruned`` may be smaller than ``img``; it is upscaled with nearest sampling.
+    """
+    h, w = img.shape[:2]
+    if pruned.shape != (h, w):
+        pruned = upscale_nearest(pruned.astype(np.uint8), h, w).astype(bool)
+    if not pruned.any():
+        return img
+    board = checkerboard(h, w, cell)
+    return np.where(pruned[:, :, None], board, img)
+
+
+def colormap(values: np.ndarray, vmin: float = 0.0, vmax: float = 1.0,
+             name: str = "viridis") -> np.ndarray:
+    """Map a 2-D float array to ``(H, W, 3)`` uint8 colours with a matplotlib colormap."""
+    from matplotlib import colormaps
+
+    v = np.clip((np.nan_to_num(values.astype(np.float32)) - vmin) / max(vmax - vmin, 1e-12), 0, 1)
+    rgba = colormaps[name](v)
+    return (rgba[..., :3] * 255.0 + 0.5).astype(np.uint8)
+
+
+def confidence_image(conf: np.ndarray, pruned: np.ndarray | None, height: int, width: int,
+                     cell: int = 8) -> np.ndarray:
+    """Draw a confidence map ``(h, w)`` in ``[0, 1]`` at ``(height, width)``.
+
+    Pixels in ``pruned`` (every link removed by the dynamic attention, so no correspondence)
+    are drawn as a checkerboard instead of a colour.
+    """
+    img = upscale_nearest(colormap(conf), height, width)
+    if pruned is not None:
+        img = mark_pruned(img, pruned, cell)
+    return img
+
+
+def _font(size: int) -> ImageFont.ImageFont:
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow < 10.1
+        return ImageFont.load_default()
+
+
+def draw_query_marker(img: Image.Image, x: float, y: float, radius: float = 6.0) -> Image.Image:
+    """Draw a yellow cross-hair at ``(x, y)`` on a copy of ``img``."""
+    out = img.convert("RGB").copy()
+    d = ImageDraw.Draw(out)
+    r = radius
+    d.ellipse([x - r, y - r, x + r, y + r], outline=QUERY_COLOUR, width=2)
+    d.line([x - 2 * r, y, x - r / 2, y], fill=QUERY_COLOUR, width=2)
+    d.line([x + r / 2, y, x + 2 * r, y], fill=QUERY_COLOUR, width=2)
+    d.line([x, y - 2 * r, x, y - r / 2], fill=QUERY_COLOUR, width=2)
+    d.line([x, y + r / 2, x, y + 2 * r], fill=QUERY_COLOUR, width=2)
+    return out
+
+
+def draw_candidates(reference: Image.Image, xy: np.ndarray, kept: np.ndarray,
+                    weights: np.ndarray, cell: float = 1.0, title: str | None = None,
+                    max_radius: float | None = None) -> Image.Image:
+    """Draw a query's candidate links on the reference image.
+
+    Args:
+        reference: the reference image as the model saw it.
+        xy: ``(n, 2)`` candidate centres in ``reference`` pixel coordinates (x, y).
+        kept: ``(n,)`` booleans: the link survived the dynamic pruning (green) or not (red).
+        weights: ``(n,)`` warp weights in ``[0, 1]``; the disc radius and opacity grow with them.
+        cell: the size of one candidate cell in reference pixels (the block's stride).
+        title: text drawn in a banner at the top.
+        max_radius: the largest disc radius (defaults to ``max(6, cell)``).
+    Returns:
+        A new RGB image. Pruned candidates are drawn as red crosses, kept ones as green
+        discs whose area follows the weight; repeated candidates (inner-scale blocks do not
+        de-duplicate) are merged by summing their weights.
+    """
+    base = reference.convert("RGB")
+    # darken the reference so that the marks stand out
+    base = Image.blend(base, Image.new("RGB", base.size, (0, 0, 0)), 0.35)
+    overlay = Image.new("RGBA", base.size, (0, 0, 0, 0))
+    d = ImageDraw.Draw(overlay)
+    xy = np.asarray(xy, dtype=np.float32).reshape(-1, 2)
+    kept = np.asarray(kept, dtype=bool).reshape(-1)
+    weights = np.nan_to_num(np.asarray(weights, dtype=np.float32).reshape(-1))
+    rmax = float(max_radius if max_radius is not None else max(6.0, cell * 1.2))
+    # merge duplicates: same position and same kept flag
+    merged: dict[tuple[int, int, bool], float] = {}
+    for (x, y), k, w in zip(xy, kept, weights):
+        key = (int(round(float(x))), int(round(float(y))), bool(k))
+        merged[key] = merged.get(key, 0.0) + float(w)
+    # pruned first, so the kept links are on top
+    for (x, y, k), w in sorted(merged.items(), key=lambda item: (item[0][2], item[1])):
+        if not k:
+            r = max(2.0, cell * 0.35)
+            d.line([x - r, y - r, x + r, y + r], fill=PRUNED_COLOUR + (220,), width=2)
+            d.line([x - r, y + r, x + r, y - r], fill=PRUNED_COLOUR + (220,), width=2)
+        else:
+            wc = float(np.clip(w, 0.0, 1.0))
+            r = 2.0 + (rmax - 2.0) * np.sqrt(wc)
+            alpha = int(110 + 145 * wc)
+            d.ellipse([x - r, y - r, x + r, y + r], fill=KEPT_COLOUR + (alpha,),
+                      outline=(255, 255, 255, 255), width=1)
+    out = Image.alpha_composite(base.convert("RGBA"), overlay).convert("RGB")
+    if title:
+        out = caption_image(out, title)
+    return out
+
+
+def caption_image(img: Image.Image, text: str, size: int = 12) -> Image.Image:
+    """Return ``img`` with a dark banner holding ``text`` on top."""
+    font = _font(size)
+    banner = size + 8
+    out = Image.new("RGB", (img.width, img.height + banner), (20, 20, 20))
+    out.paste(img.convert("RGB"), (0, banner))
+    ImageDraw.Draw(out).text((4, 3), text, fill=(240, 240, 240), font=font)
+    return out
+
+
+def inspector_legend(width: int = 360) -> Image.Image:
+    """A small legend image for the match inspector."""
+    img = Image.new("RGB", (width, 26), (20, 20, 20))
+    d = ImageDraw.Draw(img)
+    f = _font(12)
+    d.ellipse([6, 7, 18, 19], fill=KEPT_COLOUR)
+    d.text((24, 6), "kept (size = weight)", fill=(240, 240, 240), font=f)
+    x0 = 170
+    d.line([x0, 8, x0 + 10, 18], fill=PRUNED_COLOUR, width=2)
+    d.line([x0, 18, x0 + 10, 8], fill=PRUNED_COLOUR, width=2)
+    d.text((x0 + 16, 6), "pruned", fill=(240, 240, 240), font=f)
+    return img
+
+
+def grid(images: Sequence[Image.Image], columns: int = 4, pad: int = 4,
+         background: tuple[int, int, int] = (255, 255, 255)) -> Image.Image:
+    """Tile images (of possibly different sizes) into one image, row by row."""
+    if not images:
+        raise ValueError("no images to tile")
+    columns = max(1, min(columns, len(images)))
+    rows = (len(images) + columns - 1) // columns
+    cw = max(im.width for im in images)
+    ch = max(im.height for im in images)
+    out = Image.new("RGB", (columns * cw + (columns + 1) * pad, rows * ch + (rows + 1) * pad),
+                    background)
+    for i, im in enumerate(images):
+        r, c = divmod(i, columns)
+        out.paste(im.convert("RGB"), (pad + c * (cw + pad), pad + r * (ch + pad)))
+    return out
