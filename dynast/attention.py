@@ -18,8 +18,9 @@ gathered set given by a ``CandidateFn`` (``inter_scale_candidates``: 4k per quer
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 
@@ -89,6 +90,13 @@ def _warp_weights(logits: torch.Tensor, kept: torch.Tensor) -> torch.Tensor:
     return e / (e.sum(-1, keepdim=True) + WARP_EPS)
 
 
+@contextlib.contextmanager
+def _float32(*tensors: torch.Tensor) -> Iterator[list[torch.Tensor]]:
+    """Autocast off and the tensors in at least float32: sparse logits are q.k x 100, too sharp for bf16."""
+    with torch.autocast(tensors[0].device.type, enabled=False):
+        yield [t.to(torch.promote_types(t.dtype, torch.float32)) for t in tensors]
+
+
 def _rows_per_chunk(total: int, per_row: int, chunk_elems: int) -> int:
     return max(1, min(total, chunk_elems // max(1, per_row)))
 
@@ -109,6 +117,15 @@ def _finish(
         if matches
         else None,
     )
+
+
+def _in_dtype(result: AttentionResult, dtype: torch.dtype) -> AttentionResult:
+    """The output, confidence and warp in ``dtype`` (what the caller computes in)."""
+    result.output = result.output.to(dtype)
+    result.confidence = result.confidence.to(dtype)
+    if result.warp is not None:
+        result.warp = result.warp.to(dtype)
+    return result
 
 
 def dense_attention(
@@ -208,33 +225,40 @@ def sparse_attention(
         top_k: if > 0, also return each query's k candidates with the largest A, as
             reference indices (B, Nq, k): the next block's matches.
         return_matches: also return every candidate's index, A, D and W.
+
+    Runs in float32 with autocast off whatever the inputs' dtype (the logits are q.k / 0.01:
+    bf16 rounding of q.k would be magnified 100x); output, confidence and warp come back in
+    q's dtype, matches in float32.
     """
+    dtype = q.dtype
     b, nq, c = q.shape
     n = candidates(0, 1).shape[-1]
     width = max(c, v.shape[-1], q_prune.shape[-1])
     outputs, confs, warps, topks, matches = [], [], [], [], []
     rows = _rows_per_chunk(nq, b * n * width, chunk_elems)
-    for s in range(0, nq, rows):
-        e = min(nq, s + rows)
-        idx = candidates(s, e)  # (B, m, n)
-        keys = _gather_tokens(k, idx)  # (B, m, n, C)
-        logits = torch.einsum("bmc,bmnc->bmn", q[:, s:e], keys) / temperature
-        attn = torch.softmax(logits, dim=-1)
-        if prune:
-            kept = prune_gate(torch.einsum("bmp,bmnp->bmn", q_prune[:, s:e], _gather_tokens(k_prune, idx)))
-        else:
-            kept = torch.ones_like(attn)
-        pruned_attn = attn * kept
-        outputs.append(torch.einsum("bmn,bmnc->bmc", pruned_attn, _gather_tokens(v, idx)))
-        confs.append(pruned_attn.sum(-1))
-        weights = _warp_weights(logits, kept) if (warp_source is not None or return_matches) else None
-        if warp_source is not None:
-            warps.append(torch.einsum("bmn,bmnc->bmc", weights, _gather_tokens(warp_source, idx)))
-        if top_k:
-            topks.append(idx.gather(-1, attn.topk(top_k, dim=-1).indices))
-        if return_matches:
-            matches.append(Matches(idx, attn.detach(), kept.detach() > 0, weights.detach()))
-    return _finish(outputs, confs, warps, topks, matches)
+    with _float32(q, k, v, q_prune, k_prune) as (q, k, v, q_prune, k_prune):
+        warp_source = None if warp_source is None else warp_source.to(q.dtype)
+        for s in range(0, nq, rows):
+            e = min(nq, s + rows)
+            idx = candidates(s, e)  # (B, m, n)
+            keys = _gather_tokens(k, idx)  # (B, m, n, C)
+            logits = torch.einsum("bmc,bmnc->bmn", q[:, s:e], keys) / temperature
+            attn = torch.softmax(logits, dim=-1)
+            if prune:
+                kept = prune_gate(torch.einsum("bmp,bmnp->bmn", q_prune[:, s:e], _gather_tokens(k_prune, idx)))
+            else:
+                kept = torch.ones_like(attn)
+            pruned_attn = attn * kept
+            outputs.append(torch.einsum("bmn,bmnc->bmc", pruned_attn, _gather_tokens(v, idx)))
+            confs.append(pruned_attn.sum(-1))
+            weights = _warp_weights(logits, kept) if (warp_source is not None or return_matches) else None
+            if warp_source is not None:
+                warps.append(torch.einsum("bmn,bmnc->bmc", weights, _gather_tokens(warp_source, idx)))
+            if top_k:
+                topks.append(idx.gather(-1, attn.topk(top_k, dim=-1).indices))
+            if return_matches:
+                matches.append(Matches(idx, attn.detach(), kept.detach() > 0, weights.detach()))
+    return _in_dtype(_finish(outputs, confs, warps, topks, matches), dtype)
 
 
 def _rows_cols(start: int, end: int, width: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:

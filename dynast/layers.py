@@ -14,14 +14,20 @@ def conv3x3(in_ch: int, out_ch: int, stride: int = 1) -> nn.Conv2d:
     return nn.Conv2d(in_ch, out_ch, 3, stride=stride, padding=1, padding_mode="reflect")
 
 
+def memory_format_of(x: torch.Tensor) -> torch.memory_format:
+    """channels_last if the 4-D tensor x is laid out channels-last (and not also contiguous)."""
+    if x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
+        return torch.channels_last
+    return torch.contiguous_format
+
+
 def positional_norm(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
     """Normalise each pixel's feature vector over channels (no affine).
 
     x: (B, C, H, W) -> (B, C, H, W), (x - mean_c) / sqrt(var_c + eps), unbiased variance.
     """
-    mean = x.mean(dim=1, keepdim=True)
-    std = (x.var(dim=1, keepdim=True) + eps).sqrt()
-    return (x - mean) / std
+    var, mean = torch.var_mean(x, dim=1, keepdim=True)
+    return (x - mean) / (var + eps).sqrt()
 
 
 def l2_normalize(x: torch.Tensor, eps: float = 1e-10) -> torch.Tensor:
@@ -46,7 +52,8 @@ class SPADE(nn.Module):
         if cond.shape[-2:] != x.shape[-2:]:
             cond = F.interpolate(cond, size=x.shape[-2:], mode="nearest")
         h = F.relu(self.shared(cond))
-        return (1 + self.gamma(h)) * positional_norm(x) + self.beta(h)
+        normed = positional_norm(x)
+        return torch.addcmul(self.beta(h) + normed, normed, self.gamma(h))
 
 
 class ResidualBlock(nn.Module):
@@ -95,7 +102,9 @@ class EncoderStage(nn.Module):
         self.res = ResidualBlock(out_ch)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.res(self.norm(self.conv(x)))
+        y = self.conv(x)
+        # InstanceNorm returns contiguous memory; keep the conv's layout (e.g. channels_last).
+        return self.res(self.norm(y).contiguous(memory_format=memory_format_of(y)))
 
 
 class FeaturePyramid(nn.Module):

@@ -14,6 +14,7 @@ the block's matching (Eq. 12-13), the confidence map, and the kept candidates.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils import parametrize
 
 from dynast.attention import (
     Matches,
@@ -38,6 +40,7 @@ from dynast.layers import (
     Upsample,
     conv3x3,
     l2_normalize,
+    memory_format_of,
     positional_norm,
 )
 
@@ -110,6 +113,30 @@ class TransformerBlock(nn.Module):
         self.spade = SPADE(c, cfg.semantic_nc)
         self.res_block = ResidualBlock(c)
 
+    def _projection_precision(self, x: torch.Tensor) -> contextlib.AbstractContextManager:
+        """Autocast off for a sparse block's projections: its logits are q.k / 0.01, so bf16
+        rounding of q and k would be magnified 100x. Dense blocks keep the autocast dtype."""
+        if self.kind == "dense":
+            return contextlib.nullcontext()
+        return torch.autocast(x.device.type, enabled=False)
+
+    def _project(self, x: torch.Tensor, kv: torch.Tensor, pos: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """x, kv: (B, C, h, w); pos: (B, P, h, w) -> tokens q, k (B, hw, C+P), v (B, hw, C),
+        q_prune, k_prune (B, hw, prune). In the weights' dtype when autocast is off."""
+        if not torch.is_autocast_enabled(x.device.type):
+            x, kv, pos = (t.to(self.to_q.weight.dtype) for t in (x, kv, pos))
+        # Same layout as x (channels-last makes _tokens of the projections free).
+        layout = memory_format_of(x)
+        query = torch.cat([l2_normalize(x), pos], dim=1).contiguous(memory_format=layout)
+        key = torch.cat([l2_normalize(kv), pos], dim=1).contiguous(memory_format=layout)
+        return (
+            _tokens(self.to_q(query)),
+            _tokens(self.to_k(key)),
+            _tokens(self.to_v(kv)),
+            _tokens(self.prune_q(query)),
+            _tokens(self.prune_k(key)),
+        )
+
     def forward(
         self,
         x: torch.Tensor,
@@ -127,16 +154,8 @@ class TransformerBlock(nn.Module):
         Returns (out (B, C, h, w), AttentionResult with top_k (B, h*w, k) when top_k > 0).
         """
         b, _, h, w = x.shape
-        pos = pos.expand(b, -1, -1, -1)
-        query = torch.cat([l2_normalize(x), pos], dim=1)
-        key = torch.cat([l2_normalize(kv), pos], dim=1)
-        args = (
-            _tokens(self.to_q(query)),
-            _tokens(self.to_k(key)),
-            _tokens(self.to_v(kv)),
-            _tokens(self.prune_q(query)),
-            _tokens(self.prune_k(key)),
-        )
+        with self._projection_precision(x):
+            args = self._project(x, kv, pos.expand(b, -1, -1, -1))
         source = None if warp_source is None else _tokens(warp_source)
         if self.kind == "dense":
             result = dense_attention(
@@ -229,15 +248,34 @@ class DynaST(nn.Module):
             return_warps: also return every block's warped reference.
             return_matches: also return every block's candidates for inspection.
         """
-        cfg = self.config
         self._check_inputs(ref_image, ref_semantics, target_semantics)
+        # Spectral-normed weights are computed once per forward in eval (level 1's target
+        # block runs twice); training recomputes them per call, as the release does.
+        cache = contextlib.nullcontext() if self.training else parametrize.cached()
+        with cache:
+            return self._generate(
+                *(None if t is None else t.contiguous(memory_format=torch.channels_last)
+                  for t in (ref_image, ref_semantics, target_semantics)),
+                return_warps,
+                return_matches,
+            )
+
+    def _generate(
+        self,
+        ref_image: torch.Tensor,
+        ref_semantics: torch.Tensor | None,
+        target_semantics: torch.Tensor,
+        return_warps: bool,
+        return_matches: bool,
+    ) -> DynaSTOutput:
+        """``forward`` on checked, channels-last inputs (the convolutions' fastest layout)."""
         reference = ref_image if ref_semantics is None else torch.cat([ref_image, ref_semantics], 1)
         targets = self.target_encoder(target_semantics)  # finest first
         references = self.reference_encoder(reference)
         height, width = ref_image.shape[-2:]
         out = DynaSTOutput(image=ref_image)  # image set below
 
-        pos = self.position_grid(height // 8, width // 8)
+        pos = self.position_grid(height // 8, width // 8).contiguous(memory_format=torch.channels_last)
         links = None  # the previous block's top-k matches
         q = kv = x = None
         for level in (4, 3, 2, 1):
@@ -256,7 +294,7 @@ class DynaST(nn.Module):
             else:
                 fuse = stage.fuse if level > 1 else stage.target_embed
                 x = fuse(stage.decoder_up(x) + y, target_semantics)
-        out.image = torch.tanh(self.to_image(x))
+        out.image = torch.tanh(self.to_image(x)).contiguous()
         return out
 
     def _match(self, stage, q, kv, pos, target_semantics, links, ref_image, out, return_warps, return_matches):
@@ -332,14 +370,21 @@ class DynaST(nn.Module):
             )
 
     # ------------------------------------------------------------- persistence
-    def save_pretrained(self, directory: str | Path) -> None:
-        """Write ``config.json`` and ``model.safetensors`` into ``directory``."""
+    def save_pretrained(self, directory: str | Path, dtype: torch.dtype | None = None) -> None:
+        """Write ``config.json`` and ``model.safetensors`` into ``directory``.
+
+        ``dtype`` (e.g. torch.float16) stores floating-point tensors smaller; ``from_pretrained``
+        loads them back into float32.
+        """
         from safetensors.torch import save_file
 
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         self.config.save(directory / CONFIG_NAME)
-        state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
+        state = {}
+        for k, v in self.state_dict().items():
+            v = v.detach().contiguous().cpu()
+            state[k] = v.to(dtype) if dtype is not None and v.is_floating_point() else v
         save_file(state, str(directory / WEIGHTS_NAME), metadata={"format": "pt", "dynast_config": json.dumps(self.config.to_dict())})
 
     @classmethod

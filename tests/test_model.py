@@ -138,6 +138,18 @@ def test_save_and_load_round_trip(tmp_path):
         assert torch.equal(model(*inputs).image, loaded(*inputs).image)
 
 
+def test_save_in_fp16_halves_the_file_and_loads_as_fp32(tmp_path):
+    model = _model()
+    model.save_pretrained(tmp_path / "fp32")
+    model.save_pretrained(tmp_path / "fp16", dtype=torch.float16)
+    size = lambda d: (tmp_path / d / "model.safetensors").stat().st_size  # noqa: E731
+    assert size("fp16") < 0.6 * size("fp32")
+    loaded = DynaST.from_pretrained(tmp_path / "fp16")
+    assert all(p.dtype == torch.float32 for p in loaded.parameters())
+    ref = model.levels["level1"].blocks[0].to_q.weight
+    torch.testing.assert_close(loaded.levels["level1"].blocks[0].to_q.weight, ref, rtol=1e-3, atol=1e-3)
+
+
 def test_from_pretrained_explains_a_missing_directory(tmp_path):
     with pytest.raises(FileNotFoundError, match="dynast.convert"):
         DynaST.from_pretrained(tmp_path / "nowhere" / "deep")
