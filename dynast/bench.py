@@ -1,0 +1,372 @@
+"""Latency, peak memory and throughput of the full-size generator: ``python -m dynast.bench``.
+
+Every (size, dtype, attention) configuration runs in a fresh child process, so its peak
+memory is its own: on CPU the increase of the process's peak resident set size
+(``resource.getrusage(...).ru_maxrss``) over the forward passes, on CUDA
+``torch.cuda.max_memory_allocated``. Latency is the median of ``--repeats`` timed forward
+passes after one warm-up pass; the warm-up pass also counts the FLOPs
+(``torch.utils.flop_counter.FlopCounterMode``). Achieved TFLOP/s is compared with the
+device's dense-GEMM throughput measured here before the runs (a 1024x1024 matmul in the same
+dtype), not with a datasheet figure.
+
+``--compare-naive`` also runs the model with ``naive_sparse_attention``: the released
+code's way of doing sparse attention (the gathered candidates of every query at once, in
+float32), swapped in for ``dynast.attention.sparse_attention``.
+
+Examples:
+    python -m dynast.bench --sizes 256 512 --dtypes fp32 --repeats 5 --compare-naive
+    python -m dynast.bench --sizes 256 --dtypes bf16 --repeats 3 --json
+    python -m dynast.bench --plot docs/perf_latency_memory.png --sizes 128 256 512 1024
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterator
+
+import torch
+
+from dynast import model as model_mod
+from dynast.attention import AttentionResult, CandidateFn, Matches, _warp_weights, prune_gate
+
+DTYPES = {"fp32": None, "bf16": torch.bfloat16}
+
+
+# --------------------------------------------------------------------------- naive reference
+def naive_sparse_attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    q_prune: torch.Tensor,
+    k_prune: torch.Tensor,
+    candidates: CandidateFn,
+    *,
+    temperature: float,
+    prune: bool = True,
+    warp_source: torch.Tensor | None = None,
+    top_k: int = 0,
+    return_matches: bool = False,
+    chunk_elems: int = 0,
+) -> AttentionResult:
+    """Sparse attention the way the authors' release computes it (the baseline to beat).
+
+    Same arguments and result as ``dynast.attention.sparse_attention`` (``chunk_elems`` is
+    ignored). All queries at once, in float32: the candidate indices (B, N, n) and the
+    gathered keys (B, N, C, n), pruning keys (B, N, P, n) and values (B, N, Cv, n) all
+    exist together, as in the release (its keys are (B, N, c, 5k)).
+    """
+    dtype = q.dtype
+    q, k, v, q_prune, k_prune = (t.float() for t in (q, k, v, q_prune, k_prune))
+    idx = candidates(0, q.shape[1])  # (B, N, n)
+    batch = torch.arange(q.shape[0], device=q.device).view(-1, 1, 1)
+    keys = k[batch, idx].transpose(-1, -2)  # (B, N, C, n)
+    logits = (q.unsqueeze(-2) @ keys).squeeze(-2) / temperature  # (B, N, n)
+    attn = torch.softmax(logits, dim=-1)
+    if prune:
+        prune_keys = k_prune[batch, idx].transpose(-1, -2)  # (B, N, P, n)
+        kept = prune_gate((q_prune.unsqueeze(-2) @ prune_keys).squeeze(-2))
+    else:
+        kept = torch.ones_like(attn)
+    pruned = attn * kept
+    values = v[batch, idx].transpose(-1, -2)  # (B, N, Cv, n)
+    output = (values @ pruned.unsqueeze(-1)).squeeze(-1)
+    weights = _warp_weights(logits, kept) if (warp_source is not None or return_matches) else None
+    warp = None
+    if warp_source is not None:
+        warp = (warp_source.float()[batch, idx].transpose(-1, -2) @ weights.unsqueeze(-1)).squeeze(-1)
+    best = idx.gather(-1, attn.topk(top_k, dim=-1).indices) if top_k else None
+    matches = Matches(idx, attn, kept > 0, weights) if return_matches else None
+    return AttentionResult(output.to(dtype), pruned.sum(-1).to(dtype), warp, best, matches)
+
+
+@contextlib.contextmanager
+def naive_attention() -> Iterator[None]:
+    """Run the generator's sparse blocks with ``naive_sparse_attention`` inside the block."""
+    original = model_mod.sparse_attention
+    model_mod.sparse_attention = naive_sparse_attention
+    try:
+        yield
+    finally:
+        model_mod.sparse_attention = original
+
+
+# --------------------------------------------------------------------------- one measurement
+@dataclass
+class Measurement:
+    """One configuration's result (times in seconds, memory in bytes)."""
+
+    device: str
+    size: int
+    dtype: str
+    attention: str  # "ours" | "naive"
+    ngf: int
+    latency_s: float  # median
+    min_latency_s: float  # the least disturbed pass, on a shared machine
+    latencies_s: list[float]
+    peak_memory_bytes: int
+    gflops: float
+    tflops_per_s: float
+    threads: int
+
+
+def _random_inputs(size: int, semantic_nc: int, device: torch.device) -> tuple[torch.Tensor, ...]:
+    """(ref_image (1, 3, S, S), ref_semantics (1, s, S, S), target_semantics (1, s, S, S))."""
+    g = torch.Generator().manual_seed(0)
+    ref = torch.rand(1, 3, size, size, generator=g) * 2 - 1
+    ref_sem = torch.rand(1, semantic_nc, size, size, generator=g)
+    tgt_sem = torch.rand(1, semantic_nc, size, size, generator=g)
+    return tuple(t.to(device) for t in (ref, ref_sem, tgt_sem))
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _peak_rss_bytes() -> int:
+    """This process's peak resident set size so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def measure(
+    device: str, size: int, dtype: str, attention: str, ngf: int, repeats: int, threads: int | None = None
+) -> Measurement:
+    """Build the model (random weights, eval) and time ``repeats`` forward passes after a warm-up.
+
+    Meant to run in a fresh process (see ``_run_child``): the CPU peak memory is the growth
+    of the process's peak RSS from after building the model and one 16x16 pass (which
+    absorbs the libraries' one-time set-up) to the end of the passes.
+    """
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from dynast import DynaST, DynaSTConfig
+
+    dev = torch.device(device)
+    if threads:
+        torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    cfg = DynaSTConfig(semantic_nc=20, ref_semantic_nc=20, ngf=ngf)
+    model = DynaST(cfg).eval().to(dev)
+    inputs = _random_inputs(size, cfg.semantic_nc, dev)
+    autocast = torch.autocast(dev.type, dtype=DTYPES[dtype], enabled=DTYPES[dtype] is not None)
+    swap = naive_attention() if attention == "naive" else contextlib.nullcontext()
+    with torch.no_grad(), autocast:
+        model(*_random_inputs(16, cfg.semantic_nc, dev))
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(dev)
+        base = torch.cuda.memory_allocated(dev)
+    else:
+        base = _peak_rss_bytes()
+    times = []
+    with torch.no_grad(), autocast, swap:
+        counter = FlopCounterMode(display=False)
+        with counter:
+            model(*inputs)
+        _sync(dev)
+        for _ in range(repeats):
+            start = time.perf_counter()
+            model(*inputs)
+            _sync(dev)
+            times.append(time.perf_counter() - start)
+    peak = torch.cuda.max_memory_allocated(dev) - base if dev.type == "cuda" else _peak_rss_bytes() - base
+    latency = statistics.median(times)
+    flops = counter.get_total_flops()
+    return Measurement(
+        device=dev.type,
+        size=size,
+        dtype=dtype,
+        attention=attention,
+        ngf=ngf,
+        latency_s=latency,
+        min_latency_s=min(times),
+        latencies_s=times,
+        peak_memory_bytes=int(peak),
+        gflops=flops / 1e9,
+        tflops_per_s=flops / latency / 1e12,
+        threads=torch.get_num_threads(),
+    )
+
+
+def _run_child(
+    device: str, size: int, dtype: str, attention: str, ngf: int, repeats: int, threads: int | None, timeout: float
+) -> dict:
+    """Run ``measure`` in a fresh interpreter; returns its Measurement as a dict or an error."""
+    spec = json.dumps(
+        dict(device=device, size=size, dtype=dtype, attention=attention, ngf=ngf, repeats=repeats, threads=threads)
+    )
+    cmd = [sys.executable, "-m", "dynast.bench", "--_child", spec]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return dict(json.loads(spec), error=f"timed out after {timeout:.0f} s")
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or [f"exit code {proc.returncode}"]
+        return dict(json.loads(spec), error=tail[0])
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+# --------------------------------------------------------------------------- device peak
+def gemm_tflops(device: str, dtype: str, n: int = 1024, repeats: int = 3) -> float:
+    """Dense n x n matmul throughput (TFLOP/s) of ``device`` in ``dtype`` right now."""
+    dev = torch.device(device)
+    torch_dtype = DTYPES[dtype] or torch.float32
+    a = torch.randn(n, n, device=dev, dtype=torch_dtype)
+    b = torch.randn(n, n, device=dev, dtype=torch_dtype)
+    a @ b
+    _sync(dev)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    _sync(dev)
+    return 2 * n**3 * repeats / (time.perf_counter() - start) / 1e12
+
+
+# --------------------------------------------------------------------------- report
+def _format_table(rows: list[dict], peaks: dict[str, float]) -> str:
+    lines = [
+        f"{'device':6} {'size':>5} {'dtype':5} {'attention':9} {'median s':>10} {'min s':>7} {'peak MB':>9} "
+        f"{'GFLOP':>8} {'TFLOP/s':>8} {'of GEMM':>8}"
+    ]
+    for r in rows:
+        head = f"{r['device']:6} {r['size']:>5} {r['dtype']:5} {r['attention']:9}"
+        if "error" in r:
+            lines.append(f"{head} {r['error']}")
+            continue
+        peak = peaks.get(f"{r['device']}/{r['dtype']}", 0.0)
+        share = f"{r['tflops_per_s'] / peak:8.0%}" if peak else f"{'-':>8}"
+        lines.append(
+            f"{head} {r['latency_s']:10.3f} {r['min_latency_s']:7.3f} {r['peak_memory_bytes'] / 2**20:9.0f} "
+            f"{r['gflops']:8.1f} {r['tflops_per_s']:8.3f} {share}"
+        )
+    return "\n".join(lines)
+
+
+def _ratios(rows: list[dict]) -> list[dict]:
+    """Naive / ours latency and memory for each (device, size, dtype) measured both ways."""
+    by_key = {(r["device"], r["size"], r["dtype"], r["attention"]): r for r in rows if "error" not in r}
+    out = []
+    for (device, size, dtype, attention), naive in by_key.items():
+        ours = by_key.get((device, size, dtype, "ours"))
+        if attention == "naive" and ours:
+            out.append(
+                dict(
+                    device=device,
+                    size=size,
+                    dtype=dtype,
+                    latency_ratio=naive["latency_s"] / ours["latency_s"],
+                    memory_ratio=naive["peak_memory_bytes"] / max(1, ours["peak_memory_bytes"]),
+                )
+            )
+    return out
+
+
+def plot(rows: list[dict], path: str) -> None:
+    """Latency and peak memory against resolution, ours vs naive, one line per dtype."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(10, 4))
+    keys = sorted({(r["device"], r["dtype"], r["attention"]) for r in rows if "error" not in r})
+    for device, dtype, attention in keys:
+        by_size = {r["size"]: r for r in rows if "error" not in r and (r["device"], r["dtype"], r["attention"]) == (device, dtype, attention)}
+        pts = sorted(by_size.items())  # a size measured twice: the later report wins
+        sizes = [s for s, _ in pts]
+        style = "-o" if attention == "ours" else "--s"
+        label = f"{attention} ({device}, {dtype})"
+        ax_t.plot(sizes, [r["latency_s"] for _, r in pts], style, label=label)
+        ax_m.plot(sizes, [r["peak_memory_bytes"] / 2**30 for _, r in pts], style, label=label)
+    for ax, ylabel in ((ax_t, "latency (s, median)"), (ax_m, "peak memory increase (GiB)")):
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("resolution (pixels per side)")
+        ax.set_ylabel(ylabel)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend()
+    fig.suptitle("DynaST generator, batch 1, full size (ngf 64)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _rereport(paths: list[str], plot_path: str | None) -> int:
+    """Print the merged table of earlier ``--json`` reports and optionally plot them."""
+    reports = [json.loads(Path(path).read_text()) for path in paths]
+    rows = [row for report in reports for row in report["results"]]
+    peaks = {key: value for report in reports for key, value in report["gemm_tflops"].items()}
+    print(_format_table(rows, peaks))
+    for r in _ratios(rows):
+        print(f"naive/ours {r['device']} {r['size']} {r['dtype']}: latency x{r['latency_ratio']:.2f}, memory x{r['memory_ratio']:.2f}")
+    if plot_path:
+        plot(rows, plot_path)
+    return 0
+
+
+# --------------------------------------------------------------------------- entry point
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m dynast.bench", description=__doc__.split("\n\n")[0])
+    p.add_argument("--sizes", type=int, nargs="+", default=[256, 512, 1024], help="square input sizes (multiples of 8)")
+    p.add_argument("--dtypes", nargs="+", choices=sorted(DTYPES), default=["fp32", "bf16"], help="fp32, or bf16 autocast")
+    p.add_argument("--devices", nargs="+", default=None, help="default: cpu, and cuda when present")
+    p.add_argument("--repeats", type=int, default=5, help="timed passes after one warm-up (median reported)")
+    p.add_argument("--compare-naive", action="store_true", help="also run the released code's sparse attention")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    p.add_argument("--plot", metavar="PNG", help="write latency/memory against resolution to this file")
+    p.add_argument("--from-json", nargs="+", metavar="JSON", help="re-report (table, plot) earlier --json outputs, run nothing")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's)")
+    p.add_argument("--timeout", type=float, default=1800, help="seconds allowed per configuration")
+    p.add_argument("--ngf", type=int, default=64, help=argparse.SUPPRESS)  # small models for tests
+    p.add_argument("--_child", help=argparse.SUPPRESS)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args._child:
+        print(json.dumps(asdict(measure(**json.loads(args._child)))))
+        return 0
+    if args.from_json:
+        return _rereport(args.from_json, args.plot)
+    devices = args.devices or ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    attentions = ["ours", "naive"] if args.compare_naive else ["ours"]
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    peaks = {f"{d}/{t}": gemm_tflops(d, t) for d in devices for t in args.dtypes}
+    rows = []
+    for device in devices:
+        for size in args.sizes:
+            for dtype in args.dtypes:
+                for attention in attentions:
+                    rows.append(_run_child(device, size, dtype, attention, args.ngf, args.repeats, args.threads, args.timeout))
+                    print(_format_table(rows[-1:], {}).splitlines()[-1], file=sys.stderr, flush=True)  # progress
+    report = dict(
+        torch=torch.__version__,
+        threads=torch.get_num_threads(),
+        cpu_capability=torch.backends.cpu.get_cpu_capability(),
+        gemm_tflops=peaks,
+        results=rows,
+        naive_over_ours=_ratios(rows),
+    )
+    if args.plot:
+        plot(rows, args.plot)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(_format_table(rows, peaks))
+        print(f"GEMM TFLOP/s measured now: {peaks}; torch {torch.__version__}, {report['threads']} threads, {report['cpu_capability']}")
+        for r in report["naive_over_ours"]:
+            print(f"naive/ours {r['device']} {r['size']} {r['dtype']}: latency x{r['latency_ratio']:.2f}, memory x{r['memory_ratio']:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
