@@ -15,7 +15,7 @@ from train.losses.gan import feature_matching_loss, hinge_d_loss, hinge_g_loss
 from train.losses.objectives import StyleObjective, SupervisedObjective, channel_stats, matching_loss
 from train.losses.vgg import VGG19Features, load_vgg19_state
 
-OFFICIAL_D_KEYS = Path("/work/shared/fixtures/official_parity/official_D_deepfashion_keys.json")
+OFFICIAL_D_KEYS = Path(__file__).parent / "fixtures" / "official_parity" / "official_D_deepfashion_keys.json"
 
 
 @pytest.fixture(scope="module")
