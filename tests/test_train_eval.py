@@ -97,3 +97,15 @@ def test_evaluate_face_reports_every_block(tmp_path) -> None:
     assert {"warp_l1", "warp_psnr", "warp_ssim", "output_l1", "output_psnr", "output_ssim", "swd_x1e3"} <= set(results["summary"])
     assert len(list((tmp_path / "png" / "generated").glob("*.png"))) == 2
     assert len(list((tmp_path / "png" / "real").glob("*.png"))) == 2
+
+
+def test_ablation_report_tabulates_and_plots(tmp_path):
+    import json
+
+    from train.ablation_report import main as report
+
+    summary = {"warp_l1": 0.1, "warp_psnr": 20.0, "warp_ssim": 0.5, "output_ssim": 0.4, "output_psnr": 18.0}
+    for name, shift in (("a", 0.0), ("b", 1.0)):
+        (tmp_path / f"{name}.json").write_text(json.dumps({"summary": {k: v + shift for k, v in summary.items()}}))
+    assert report([f"full={tmp_path / 'a.json'}", f"no pruning={tmp_path / 'b.json'}", "--plot", str(tmp_path / "p.png")]) == 0
+    assert (tmp_path / "p.png").stat().st_size > 1000
