@@ -22,19 +22,20 @@ from PIL import Image
 
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
-from test_pipeline import make_tiny_checkpoints  # tests/ is on sys.path (rootdir-less tests)
+from test_pipeline import (  # tests/ is on sys.path (rootdir-less tests)
+    CONTENT,
+    EX,
+    FACE_REF,
+    FACE_TGT,
+    POSE_REF,
+    POSE_TGT,
+    RES,
+    STYLE,
+    make_tiny_checkpoints,
+)
 
 from app import AppSettings, build_app, launch
 
-ROOT = Path(__file__).resolve().parent.parent
-EX = ROOT / "examples"
-POSE_REF = EX / "pose/reference/1_fashion_woman_blouse.jpg"
-POSE_TGT = EX / "pose/target/1_imper_a_pose.jpg"
-FACE_REF = EX / "face/reference/1_sean_28083.jpg"
-FACE_TGT = EX / "face/target/1_sean_28613.jpg"
-STYLE = EX / "style/style/1_adain_mondrian.jpg"
-CONTENT = EX / "style/content/1_adain_chicago.jpg"
-RES = 64
 
 
 def free_port() -> int:
