@@ -9,6 +9,8 @@ from typing import Any
 
 # Downsampling factor of each matching level (level 4 is the coarsest, H/8).
 LEVEL_STRIDES: dict[int, int] = {4: 8, 3: 4, 2: 2, 1: 1}
+# config.json keys that describe the checkpoint rather than the network
+METADATA_KEYS: tuple[str, ...] = ("task",)
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,8 @@ class DynaSTConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "DynaSTConfig":
+        # "task" is checkpoint metadata (which dynast.tasks entry it serves), not architecture
+        data = {k: v for k, v in data.items() if k not in METADATA_KEYS}
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
