@@ -99,7 +99,7 @@ def test_pose_photo_target(pose_result: PipelineResult) -> None:
 
 
 def test_pose_shipped_pose_keeps_target_aspect(pipes: dict[str, DynaSTPipeline]) -> None:
-    target, notes = pose_target_from_file(EX / "poses/side_turn.json")
+    target, notes = pose_target_from_file(EX / "poses/back_view.json")
     assert target.size == (512, 348) and notes == []
     r = pipes["pose"](POSE_REF, target)
     tf = r.target_transform
@@ -108,7 +108,7 @@ def test_pose_shipped_pose_keeps_target_aspect(pipes: dict[str, DynaSTPipeline])
 
 
 def test_pose_keypoint_file_without_size(pipes: dict[str, DynaSTPipeline], tmp_path: Path) -> None:
-    data = json.loads((EX / "poses/walking.json").read_text())
+    data = json.loads((EX / "poses/a_pose.json").read_text())
     plain = {"people": data["people"]}  # plain OpenPose output: no canvas size
     (tmp_path / "p.json").write_text(json.dumps(plain))
     target, _ = pose_target_from_file(tmp_path / "p.json")
