@@ -1,0 +1,24 @@
+"""Errors of the inference layer (tasks, checkpoints, pipeline, CLI).
+
+Every error is a ``ValueError`` whose message says what was wrong and what to do; the CLI
+prints it as one line and exits 2, the app shows it as it is.
+"""
+from __future__ import annotations
+
+__all__ = ["PipelineError", "MissingCheckpoint", "CheckpointSourceError", "UnknownTask"]
+
+
+class PipelineError(ValueError):
+    """An input or setting the pipeline cannot use; the message says what to do."""
+
+
+class UnknownTask(PipelineError):
+    """A task name that is not registered in :mod:`dynast.tasks`."""
+
+
+class MissingCheckpoint(PipelineError):
+    """No checkpoint was found for a task, or an explicit checkpoint does not exist."""
+
+
+class CheckpointSourceError(MissingCheckpoint):
+    """A checkpoint source (Hub id, URL, Drive id) could not be fetched or verified."""
