@@ -1,6 +1,9 @@
 """The task registry and the built-in task specs (no model involved)."""
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -14,7 +17,7 @@ from dynast.tasks import (
     register_task,
     task_names,
 )
-from test_pipeline import CONTENT, EX, FACE_REF, FACE_TGT, POSE_REF, POSE_TGT, STYLE
+from test_pipeline import CONTENT, FACE_REF, FACE_TGT, POSE_REF, POSE_TGT, STYLE
 
 
 def test_registry_lists_the_three_tasks() -> None:
@@ -66,8 +69,13 @@ def test_prepare_gives_model_inputs(task: str, ref: object, tgt: object) -> None
     assert p.preview.shape == (h, w, 3) and p.target_transform.dst_size == (h, w)
 
 
-def test_pose_keypoint_target_maps_with_the_canvas() -> None:
-    target, _ = pose_target_from_file(EX / "poses/side_turn.json")
+def test_pose_keypoint_target_maps_with_the_canvas(tmp_path: Path) -> None:
+    people = [{"pose_keypoints_2d": [v for j in range(18) for v in (150 + (j % 3) * 20,
+                                                                   60 + j * 22, 0.9)]}]
+    path = tmp_path / "pose.json"
+    path.write_text(json.dumps({"people": people, "canvas_height": 512, "canvas_width": 348}))
+    target, _ = pose_target_from_file(path)
+    assert target.size == (512, 348) and target.keypoints.count() == 18
     p = get_task("pose").prepare(POSE_REF, target, PrepareRequest(64))
     tf = p.target_transform
     assert (tf.content_height, tf.content_width, tf.left) == (64, 44, 10)
