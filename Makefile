@@ -2,6 +2,7 @@
 # make app       - setup, then open the Gradio app on http://127.0.0.1:7860
 # make test      - setup, then the default test suite (fast, CPU)
 # make test-heavy- the opt-in tests: full-size model, live browser, DDP (see pytest markers)
+# make lint      - ruff (pyflakes, import order, pycodestyle, line length 100; pyproject.toml)
 #
 # TORCH selects the PyTorch requirement. The default pins 2.13.0; on a CPU-only Linux box
 # add TORCH_INDEX=https://download.pytorch.org/whl/cpu to avoid the CUDA build, on a GPU
@@ -10,10 +11,11 @@ PYTHON ?= python3
 VENV ?= .venv
 TORCH ?= torch==2.13.0
 TORCH_INDEX ?=
+RUFF ?= ruff==0.17.6
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup app test test-heavy bench clean
+.PHONY: setup app test test-heavy lint bench clean
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +35,13 @@ test: setup
 
 test-heavy: setup
 	$(BIN)/python -m pytest -q -m "slow or browser"
+
+$(BIN)/ruff:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q "$(RUFF)"
+
+lint: $(BIN)/ruff
+	$(BIN)/ruff check .
 
 bench: setup
 	$(BIN)/python -m dynast.bench

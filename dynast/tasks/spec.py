@@ -127,8 +127,8 @@ class TaskSpec:
         if not self.name.isidentifier() or self.name != self.name.lower():
             raise ValueError(f"task names are lower-case identifiers, got {self.name!r}")
         if self.semantic_nc < 1 or self.ref_semantic_nc < 0:
-            raise ValueError(f"task {self.name!r}: semantic_nc must be >= 1 and "
-                             f"ref_semantic_nc >= 0, got {self.semantic_nc}, {self.ref_semantic_nc}")
+            raise ValueError(f"task {self.name!r}: semantic_nc must be >= 1 and ref_semantic_nc "
+                             f">= 0, got {self.semantic_nc} and {self.ref_semantic_nc}")
         if not self.target_kinds:
             raise ValueError(f"task {self.name!r} must accept at least one target kind")
         if not 8 <= self.min_resolution <= self.default_resolution <= self.max_resolution:
