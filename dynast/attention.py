@@ -27,8 +27,14 @@ import torch
 # candidates(start, end) -> (B, end - start, n) long indices into the reference tokens.
 CandidateFn = Callable[[int, int], torch.Tensor]
 
-DEFAULT_CHUNK_ELEMS = 1 << 22  # ~4M elements (16 MB in float32) per gathered tensor
+DEFAULT_CHUNK_ELEMS = 1 << 22  # ~4M elements (16 MB in float32) per gathered tensor: CPU caches
+CUDA_CHUNK_ELEMS = 1 << 26  # ~64M elements (256 MB): few, large launches on a GPU
 WARP_EPS = 1e-8
+
+
+def chunk_elems_for(device: torch.device) -> int:
+    """Elements per gathered tensor in one chunk: small on CPU (cache), large on CUDA (launches)."""
+    return CUDA_CHUNK_ELEMS if device.type == "cuda" else DEFAULT_CHUNK_ELEMS
 
 
 class _SignWithSigmoidGrad(torch.autograd.Function):
@@ -78,7 +84,7 @@ class AttentionResult:
     matches: Matches | None = None
 
 
-def _warp_weights(logits: torch.Tensor, kept: torch.Tensor) -> torch.Tensor:
+def warp_weights(logits: torch.Tensor, kept: torch.Tensor) -> torch.Tensor:
     """W = D exp(C) / (sum D exp(C) + eps) along the last dim; 0 where every link is pruned.
 
     The max over kept logits is subtracted first (it cancels), so the denominator is >= 1
@@ -171,7 +177,7 @@ def dense_attention(
         pruned_attn = attn * kept
         outputs.append(torch.bmm(pruned_attn, v))
         confs.append(pruned_attn.sum(-1))
-        weights = _warp_weights(logits, kept) if (warp_source is not None or keep_matches) else None
+        weights = warp_weights(logits, kept) if (warp_source is not None or keep_matches) else None
         if warp_source is not None:
             warps.append(torch.bmm(weights, warp_source))
         if top_k:
@@ -251,7 +257,7 @@ def sparse_attention(
             pruned_attn = attn * kept
             outputs.append(torch.einsum("bmn,bmnc->bmc", pruned_attn, _gather_tokens(v, idx)))
             confs.append(pruned_attn.sum(-1))
-            weights = _warp_weights(logits, kept) if (warp_source is not None or return_matches) else None
+            weights = warp_weights(logits, kept) if (warp_source is not None or return_matches) else None
             if warp_source is not None:
                 warps.append(torch.einsum("bmn,bmnc->bmc", weights, _gather_tokens(warp_source, idx)))
             if top_k:
@@ -323,3 +329,21 @@ def inner_scale_candidates(top_k: torch.Tensor, height: int, width: int) -> Cand
         )
 
     return candidates
+
+
+@dataclass(frozen=True)
+class AttentionKernels:
+    """The attention functions a generator's transformer blocks call: the public seam for
+    other implementations (e.g. ``dynast.bench.naive_sparse_attention``, a fused GPU kernel).
+
+    dense: called like ``dense_attention``; sparse: called like ``sparse_attention``;
+    chunk_elems: elements per gathered tensor in one chunk, or None for
+    ``chunk_elems_for(device)``.
+    """
+
+    dense: Callable[..., AttentionResult] = dense_attention
+    sparse: Callable[..., AttentionResult] = sparse_attention
+    chunk_elems: int | None = None
+
+    def chunk_for(self, device: torch.device) -> int:
+        return self.chunk_elems if self.chunk_elems is not None else chunk_elems_for(device)

@@ -11,7 +11,7 @@ dtype), not with a datasheet figure.
 
 ``--compare-naive`` also runs the model with ``naive_sparse_attention``: the released
 code's way of doing sparse attention (the gathered candidates of every query at once, in
-float32), swapped in for ``dynast.attention.sparse_attention``.
+float32), plugged in through ``DynaST(config, kernels=NAIVE_KERNELS)``.
 
 Examples:
     python -m dynast.bench --sizes 256 512 --dtypes fp32 --repeats 5 --compare-naive
@@ -21,7 +21,6 @@ Examples:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import resource
 import statistics
@@ -30,12 +29,17 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterator
 
 import torch
 
-from dynast import model as model_mod
-from dynast.attention import AttentionResult, CandidateFn, Matches, _warp_weights, prune_gate
+from dynast.attention import (
+    AttentionKernels,
+    AttentionResult,
+    CandidateFn,
+    Matches,
+    prune_gate,
+    warp_weights,
+)
 
 DTYPES = {"fp32": None, "bf16": torch.bfloat16}
 
@@ -78,7 +82,7 @@ def naive_sparse_attention(
     pruned = attn * kept
     values = v[batch, idx].transpose(-1, -2)  # (B, N, Cv, n)
     output = (values @ pruned.unsqueeze(-1)).squeeze(-1)
-    weights = _warp_weights(logits, kept) if (warp_source is not None or return_matches) else None
+    weights = warp_weights(logits, kept) if (warp_source is not None or return_matches) else None
     warp = None
     if warp_source is not None:
         warp = (warp_source.float()[batch, idx].transpose(-1, -2) @ weights.unsqueeze(-1)).squeeze(-1)
@@ -87,15 +91,7 @@ def naive_sparse_attention(
     return AttentionResult(output.to(dtype), pruned.sum(-1).to(dtype), warp, best, matches)
 
 
-@contextlib.contextmanager
-def naive_attention() -> Iterator[None]:
-    """Run the generator's sparse blocks with ``naive_sparse_attention`` inside the block."""
-    original = model_mod.sparse_attention
-    model_mod.sparse_attention = naive_sparse_attention
-    try:
-        yield
-    finally:
-        model_mod.sparse_attention = original
+NAIVE_KERNELS = AttentionKernels(sparse=naive_sparse_attention)
 
 
 # --------------------------------------------------------------------------- one measurement
@@ -154,10 +150,10 @@ def measure(
         torch.set_num_threads(threads)
     torch.manual_seed(0)
     cfg = DynaSTConfig(semantic_nc=20, ref_semantic_nc=20, ngf=ngf)
-    model = DynaST(cfg).eval().to(dev)
+    kernels = NAIVE_KERNELS if attention == "naive" else None
+    model = DynaST(cfg, kernels=kernels).eval().to(dev)
     inputs = _random_inputs(size, cfg.semantic_nc, dev)
     autocast = torch.autocast(dev.type, dtype=DTYPES[dtype], enabled=DTYPES[dtype] is not None)
-    swap = naive_attention() if attention == "naive" else contextlib.nullcontext()
     with torch.no_grad(), autocast:
         model(*_random_inputs(16, cfg.semantic_nc, dev))
     if dev.type == "cuda":
@@ -166,7 +162,7 @@ def measure(
     else:
         base = _peak_rss_bytes()
     times = []
-    with torch.no_grad(), autocast, swap:
+    with torch.no_grad(), autocast:
         counter = FlopCounterMode(display=False)
         with counter:
             model(*inputs)

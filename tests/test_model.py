@@ -176,3 +176,83 @@ def test_training_mode_warps_carry_gradients():
     loss.backward()
     gate = model.levels["level1"].blocks[0].prune_q.weight.grad
     assert gate is not None and gate.abs().sum() > 0
+
+
+def test_top_k_is_a_forward_argument_and_leaves_the_config_alone():
+    cfg = tiny_config(top_k=4)
+    model = _model()
+    inputs = random_inputs(cfg)
+    with torch.no_grad():
+        default = model(*inputs, return_matches=True)
+        explicit = model(*inputs, return_matches=True, top_k=4)
+        two = model(*inputs, return_matches=True, top_k=2)
+    assert model.config.top_k == 4
+    assert torch.equal(default.image, explicit.image)
+    # inter blocks see 4 children per inherited match, inner blocks 5 neighbours' matches
+    assert [m.indices.shape[-1] for m in two.matches[2:4]] == [8, 10]
+    assert (two.image - default.image).abs().max() > 1e-4
+    for bad in (0, 2.5, True, "3"):
+        with pytest.raises(ValueError, match="top_k must be a positive integer"):
+            model(*inputs, top_k=bad)
+
+
+def test_levels_run_one_after_another_as_the_paper_loop():
+    from dynast.model import LevelState
+
+    cfg = tiny_config()
+    model = _model()
+    ref, ref_sem, tgt = random_inputs(cfg)
+    reference = torch.cat([ref, ref_sem], 1)
+    with torch.no_grad():
+        targets, references = model.target_encoder(tgt), model.reference_encoder(reference)
+        state = LevelState(None, None, None, model.position_grid(4, 4), None)
+        n_blocks = []
+        for i, level in enumerate(model.levels.values()):
+            state, records = level(state, targets[3 - i], references[3 - i], tgt, reference,
+                                   top_k=cfg.top_k, ref_image=None, return_matches=False)
+            n_blocks.append(len(records))
+            assert state.decoded.shape[-1] == 32 // level.stride
+        image = torch.tanh(model.to_image(state.decoded))
+        torch.testing.assert_close(image, model(ref, ref_sem, tgt).image)
+    assert n_blocks == [2, 2, 2, 2] and state.links is None  # the finest block hands on nothing
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda t: t[:0], "batch is empty"),
+        (lambda t: t.clone().index_fill_(3, torch.tensor([3]), float("nan")), "NaN or infinite"),
+        (lambda t: t.clone().index_fill_(2, torch.tensor([0]), float("inf")), "NaN or infinite"),
+        (lambda t: (t > 0), "floating-point"),
+    ],
+)
+def test_bad_values_raise_an_input_error_naming_the_problem(change, message):
+    from dynast.inputs import InvalidInputError
+
+    cfg = tiny_config()
+    ref, ref_sem, tgt = random_inputs(cfg)
+    model = _model()
+    with pytest.raises(InvalidInputError, match=message):
+        model(change(ref), change(ref_sem) if "batch" in message else ref_sem, change(tgt))
+    assert issubclass(InvalidInputError, ValueError)
+
+
+def test_half_precision_inputs_run_in_the_model_dtype():
+    cfg = tiny_config()
+    model = _model()
+    inputs = random_inputs(cfg)
+    with torch.no_grad():
+        rounded = model(*(t.half().float() for t in inputs)).image
+        fp16 = model(*(t.half() for t in inputs)).image
+    assert fp16.dtype == torch.float32
+    assert torch.equal(fp16, rounded)
+
+
+def test_truncated_weights_file_is_a_checkpoint_error(tmp_path):
+    from dynast.inputs import InvalidCheckpointError
+
+    _model().save_pretrained(tmp_path / "m")
+    weights = tmp_path / "m" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    with pytest.raises(InvalidCheckpointError, match="truncated or corrupt"):
+        DynaST.from_pretrained(tmp_path / "m")

@@ -1,0 +1,63 @@
+"""What the generator returns: the image and, per transformer block, where it sits, its
+confidence, warp and matches."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from dynast.attention import AttentionResult, Matches
+
+
+@dataclass(frozen=True)
+class BlockInfo:
+    """Where a transformer block sits: its level, kind ('dense' | 'inter' | 'inner') and grid."""
+
+    level: int
+    kind: str
+    height: int
+    width: int
+    stride: int
+
+
+@dataclass
+class DynaSTOutput:
+    """The generator's output.
+
+    image: (B, 3, H, W) in [-1, 1].
+    blocks: one BlockInfo per transformer block, coarse to fine.
+    confidence: per block (B, 1, h, w), the sum of the pruned attention D*A per pixel.
+    warps: per block (B, 3, h, w), the reference (average-pooled to the block's scale)
+        warped with W = D exp(C) / (sum D exp(C) + eps); zero where every link is pruned.
+        Empty unless ``return_warps``.
+    matches: per block, each target pixel's candidates (indices into the block's reference
+        grid, A, D, W), (B, h*w, n); dense blocks keep the 16 with the largest A. Empty
+        unless ``return_matches``.
+    """
+
+    image: torch.Tensor
+    blocks: list[BlockInfo] = field(default_factory=list)
+    confidence: list[torch.Tensor] = field(default_factory=list)
+    warps: list[torch.Tensor] = field(default_factory=list)
+    matches: list[Matches] = field(default_factory=list)
+
+
+@dataclass
+class BlockRecord:
+    """One transformer block's place and attention result, for the output."""
+
+    info: BlockInfo
+    result: AttentionResult
+
+
+def collect_output(image: torch.Tensor, records: list[BlockRecord]) -> DynaSTOutput:
+    """The output object from the image and every block's record, coarse to fine."""
+    out = DynaSTOutput(image=image, blocks=[r.info for r in records])
+    for r in records:
+        b, h, w = image.shape[0], r.info.height, r.info.width
+        out.confidence.append(r.result.confidence.view(b, 1, h, w))
+        if r.result.warp is not None:
+            out.warps.append(r.result.warp.transpose(1, 2).reshape(b, -1, h, w))
+        if r.result.matches is not None:
+            out.matches.append(r.result.matches)
+    return out
