@@ -99,5 +99,5 @@ def test_cli_face(tmp_path: Path) -> None:
 def test_cli_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     out = str(tmp_path / "x.npz")
     assert main(["face", "--from-image", str(FACE), str(FACE), "--out", out]) == 2
-    assert main(["face", "--from-image", str(FACE), "--size", "100x100", "--out", out]) == 1
+    assert main(["face", "--from-image", str(FACE), "--size", "100x100", "--out", out]) == 2
     assert "multiples of 8" in capsys.readouterr().err

@@ -8,10 +8,17 @@
 
 OUT.npz holds ``semantics`` (float32, C x H x W) and, for pose, ``keypoints`` (float32,
 18 x 3: x, y, present, in output pixels). Without --size the input's own size is used,
-padded up to multiples of 8 (no scaling). Several images go with ``--out-dir DIR`` instead of
+padded up to multiples of 8 (no scaling), unless it exceeds the size limits (at most 4096 on
+a side and 2048 x 2048 pixels in all; see ``image_io.check_bounded``): then it is scaled
+down to fit and a warning says so. Several images go with ``--out-dir DIR`` instead of
 --out: DIR/NAME.npz for each, and for pose also the keypoints in the photo's own pixels as
 DIR/NAME_candidate.txt, DIR/NAME_subset.txt (the release's format) and DIR/NAME.json
-(OpenPose JSON). Exit status: 0 all done, 1 some inputs failed (listed), 2 bad usage.
+(OpenPose JSON). Missing output folders (of --out or --out-dir) are created.
+
+Errors are one line on stderr, never a traceback. Exit status: 0 all done; 1 with --out-dir
+when some inputs failed (each listed); 2 bad usage or bad input (a size out of limits, an
+unreadable image or keypoint file, no person or face found, an output that cannot be
+written).
 """
 from __future__ import annotations
 
@@ -19,13 +26,14 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 
 from dynast.semantics.errors import SemanticsError
 from dynast.semantics.face_photo import face_semantics_from_photo
 from dynast.semantics.face_sketch import face_semantics_from_sketch
-from dynast.semantics.image_io import load_image, padded_size, parse_size, plan_fit
+from dynast.semantics.image_io import default_size, load_image, parse_size, plan_fit
 from dynast.semantics.keypoints import Keypoints
 from dynast.semantics.openpose_io import read_openpose_txt, write_openpose_json, write_openpose_txt
 from dynast.semantics.pose_extract import extract_pose
@@ -34,11 +42,16 @@ from dynast.semantics.pose_render import render_pose
 __all__ = ["main"]
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with usage errors as one line on stderr and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message} (see python -m dynast.semantics --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m dynast.semantics", description="Make DynaST semantics."
-    )
-    sub = parser.add_subparsers(dest="kind", required=True)
+    parser = _Parser(prog="python -m dynast.semantics", description="Make DynaST semantics.")
+    sub = parser.add_subparsers(dest="kind", required=True, parser_class=_Parser)
     pose = sub.add_parser("pose", help="20-channel OpenPose semantics")
     src = pose.add_mutually_exclusive_group(required=True)
     src.add_argument("--from-image", nargs="+", metavar="IMG", type=Path)
@@ -61,8 +74,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def _pose_from_image(path: Path, size: tuple[int, int] | None, out_dir: Path | None) -> dict:
     rgb = load_image(path)
-    height, width = size or padded_size(*rgb.shape[:2])
-    keypoints, warnings = extract_pose(rgb)
+    (height, width), warnings = (size, []) if size else default_size(*rgb.shape[:2])
+    keypoints, found = extract_pose(rgb)
+    warnings += found
     if out_dir is not None:
         write_openpose_txt(
             keypoints, out_dir / f"{path.stem}_candidate.txt", out_dir / f"{path.stem}_subset.txt"
@@ -114,7 +128,7 @@ def _run_many(
         try:
             _save(job(path, size, out_dir), out_dir / f"{path.stem}.npz")
         except SemanticsError as exc:
-            failed.append(f"{path}: {exc}")
+            failed.append(f"{path}: {_one_line(str(exc))}")
     for line in failed:
         print(f"failed: {line}", file=sys.stderr)
     return 1 if failed else 0
@@ -142,8 +156,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             job, inputs = _face(face_semantics_from_photo), args.from_image
         return _run_many(job, inputs, size, args.out, args.out_dir)
     except SemanticsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        print(f"error: {_one_line(str(exc))}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # the output could not be written
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"error: cannot write the output{where}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except ImportError as exc:  # MediaPipe or scikit-image not installed
+        print(f"error: {_one_line(str(exc))}", file=sys.stderr)
+        return 2
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 if __name__ == "__main__":

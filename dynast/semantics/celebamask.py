@@ -24,7 +24,7 @@ from PIL import Image
 
 from dynast.semantics._distance import distance_map
 from dynast.semantics.errors import InvalidPartMasks, UnreadableImage
-from dynast.semantics.image_io import ImageSource, load_image
+from dynast.semantics.image_io import ImageSource, check_bounded, load_image
 
 __all__ = [
     "CELEBAMASK_PARTS",
@@ -75,6 +75,7 @@ def render_celebamask_semantics(
         raise ImportError(
             "CelebAMask-HQ semantics need scikit-image: pip install scikit-image"
         ) from exc
+    check_bounded(height, width)
     if not set(part_masks) & set(CELEBAMASK_PARTS):
         raise InvalidPartMasks(
             f"no CelebAMask-HQ part among {sorted(part_masks)}; expected names from "

@@ -15,6 +15,8 @@ __all__ = [
     "KeypointOutsideImage",
     "MalformedKeypointFile",
     "InvalidPartMasks",
+    "InvalidKeypoints",
+    "ImageTooSmall",
 ]
 
 
@@ -30,8 +32,12 @@ class ImageTooLarge(UnreadableImage):
     """The image (or its declared size) exceeds the pixel or byte limits."""
 
 
+class ImageTooSmall(UnreadableImage):
+    """The image is too small on a side to show anything (see ``image_io.MIN_IMAGE_SIDE``)."""
+
+
 class InvalidSize(SemanticsError):
-    """A requested output size is not a pair of positive multiples of 8."""
+    """A requested output size is not positive multiples of 8, or exceeds the size limits."""
 
 
 class NoPersonFound(SemanticsError):
@@ -40,6 +46,10 @@ class NoPersonFound(SemanticsError):
 
 class NoFaceFound(SemanticsError):
     """No face was detected in the image."""
+
+
+class InvalidKeypoints(SemanticsError):
+    """Keypoints have the wrong shape or a non-finite / absurdly large coordinate."""
 
 
 class KeypointOutsideImage(SemanticsError):

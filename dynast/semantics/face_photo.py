@@ -17,7 +17,13 @@ import numpy as np
 from dynast.semantics import _mediapipe
 from dynast.semantics.errors import NoFaceFound
 from dynast.semantics.face_layout import FACE_PARTS, assemble_face
-from dynast.semantics.image_io import ImageSource, fit_to_size, load_image, padded_size
+from dynast.semantics.image_io import (
+    ImageSource,
+    check_min_side,
+    default_size,
+    fit_to_size,
+    load_image,
+)
 
 __all__ = ["CANNY_THRESHOLDS", "face_semantics_from_photo", "detect_face_landmarks"]
 
@@ -120,12 +126,15 @@ def face_semantics_from_photo(
 
     ``size``: (H, W), multiples of 8; the photo is fitted into it with
     ``fit_to_size(load_image(image), H, W)`` (call that yourself for the transform). Default:
-    the photo's own size padded up to multiples of 8.
+    the photo's own size padded up to multiples of 8 (scaled down to the size limits of
+    :func:`~dynast.semantics.image_io.check_bounded` if needed).
     """
     rgb = load_image(image)
-    height, width = size if size is not None else padded_size(*rgb.shape[:2])
+    check_min_side(rgb, "the face photo")
+    (height, width), warnings = (size, []) if size is not None else default_size(*rgb.shape[:2])
     fitted, transform = fit_to_size(rgb, height, width)
-    landmarks, warnings = detect_face_landmarks(rgb)
+    landmarks, found = detect_face_landmarks(rgb)
+    warnings = warnings + found
     xy = transform.to_dst(landmarks)
     shape = (height, width)
     part_edges = _part_edges()

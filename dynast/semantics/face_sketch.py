@@ -13,7 +13,13 @@ import numpy as np
 
 from dynast.semantics.errors import NoFaceFound
 from dynast.semantics.face_layout import assemble_face
-from dynast.semantics.image_io import ImageSource, fit_to_size, load_image, padded_size
+from dynast.semantics.image_io import (
+    ImageSource,
+    check_min_side,
+    default_size,
+    fit_to_size,
+    load_image,
+)
 
 __all__ = ["face_semantics_from_sketch", "sketch_ink"]
 
@@ -36,11 +42,13 @@ def face_semantics_from_sketch(
     """Face-edge semantics of a line drawing: float32 (FACE_CHANNELS, H, W) in [0, 1], warnings.
 
     ``size``: (H, W), multiples of 8; the drawing is fitted into it keeping its aspect ratio.
-    Default: the drawing's own size padded up to multiples of 8. Raises :class:`NoFaceFound`
+    Default: the drawing's own size padded up to multiples of 8 (within the size limits of
+    :func:`~dynast.semantics.image_io.check_bounded`). Raises :class:`NoFaceFound`
     when the drawing has no lines.
     """
     gray = cv2.cvtColor(load_image(image), cv2.COLOR_RGB2GRAY)
-    height, width = size if size is not None else padded_size(*gray.shape)
+    check_min_side(gray, "the drawing")
+    (height, width), warnings = (size, []) if size is not None else default_size(*gray.shape)
     if int(gray.max()) - int(gray.min()) < 32:
         raise NoFaceFound(
             "the drawing has no visible lines; draw the face's outlines in dark lines on "
@@ -50,7 +58,6 @@ def face_semantics_from_sketch(
     fitted, _ = fit_to_size(ink, height, width, pad="black")
     _, binary = cv2.threshold(fitted, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     lines = binary > 0
-    warnings = []
     if lines.mean() > MAX_INK_FRACTION:
         warnings.append(
             "this does not look like a line drawing (too much ink); the result may be poor. "

@@ -2,9 +2,15 @@
 
 :func:`load_image` turns a path, bytes, a PIL image or a numpy array into an RGB uint8 array
 (H, W, 3): EXIF orientation applied; transparency composited on white; L, P, CMYK, 16-bit
-and float inputs converted. Decompression bombs and absurd sizes raise
-:class:`~dynast.semantics.errors.ImageTooLarge`; anything undecodable raises
-:class:`~dynast.semantics.errors.UnreadableImage`. Nothing is executed or unpickled.
+and float inputs converted (a float image whose values lie in [0, 1] is scaled by 255).
+Only regular files are read (never a FIFO or device), at most ``MAX_BYTES``. Decompression
+bombs and absurd sizes raise :class:`~dynast.semantics.errors.ImageTooLarge`; anything
+undecodable raises :class:`~dynast.semantics.errors.UnreadableImage`. Nothing is executed
+or unpickled.
+
+Output sizes (the semantics' H x W) are bounded everywhere: at most ``MAX_SIZE_SIDE`` pixels
+on a side and ``MAX_SIZE_PIXELS`` pixels in all (:func:`check_bounded`); without a size the
+input's own size is used, scaled down to fit those limits if needed (:func:`default_size`).
 
 :func:`fit_to_size` scales an image to fit inside H x W (multiples of 8) keeping its aspect
 ratio, pads the rest, and returns a :class:`FitTransform` that maps pixel coordinates,
@@ -23,24 +29,34 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps
 
-from dynast.semantics.errors import ImageTooLarge, InvalidSize, UnreadableImage
+from dynast.semantics._files import read_regular_file
+from dynast.semantics.errors import ImageTooLarge, ImageTooSmall, InvalidSize, UnreadableImage
 from dynast.semantics.keypoints import Keypoints
 
 __all__ = [
     "MAX_PIXELS",
     "MAX_BYTES",
+    "MAX_SIZE_SIDE",
+    "MAX_SIZE_PIXELS",
+    "MIN_IMAGE_SIDE",
     "ImageSource",
     "FitTransform",
     "load_image",
     "fit_to_size",
     "plan_fit",
     "check_size",
+    "check_bounded",
+    "check_min_side",
+    "default_size",
     "parse_size",
     "padded_size",
 ]
 
 MAX_PIXELS = 50_000_000
 MAX_BYTES = 100 * 1024 * 1024
+MAX_SIZE_SIDE = 4096  # largest output side (semantics H or W)
+MAX_SIZE_PIXELS = 2048 * 2048  # largest output H * W (20 pose channels: 336 MB of float32)
+MIN_IMAGE_SIDE = 16  # smaller photos and drawings carry no usable content
 ImageSource = str | Path | bytes | Image.Image | np.ndarray
 PadMode = Literal["edge", "white", "black"]
 
@@ -58,17 +74,11 @@ def _open_pil(source: str | Path | bytes) -> Image.Image:
             raise ImageTooLarge(
                 f"image data is {len(source)} bytes, over {MAX_BYTES}; use a smaller file"
             )
-        stream: io.BytesIO | Path = io.BytesIO(source)
-        name = "the uploaded data"
+        data, name = source, "the uploaded data"
     else:
-        stream = Path(source)
         name = str(source)
-        try:
-            size = stream.stat().st_size
-        except OSError as exc:
-            raise UnreadableImage(f"cannot read {name}: {exc.strerror or exc}") from exc
-        if size > MAX_BYTES:
-            raise ImageTooLarge(f"{name} is {size} bytes, over {MAX_BYTES}; use a smaller file")
+        data = read_regular_file(source, MAX_BYTES, UnreadableImage, ImageTooLarge)
+    stream = io.BytesIO(data)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -95,10 +105,17 @@ def _pil_to_rgb(img: Image.Image) -> np.ndarray:
         img = ImageOps.exif_transpose(img)
     except Exception:  # noqa: BLE001 - a broken EXIF block must not reject the image
         pass
+    try:
+        return _convert_pil(img)
+    except (OSError, ValueError) as exc:
+        raise UnreadableImage(
+            f"cannot convert a {img.mode} image to RGB ({exc}); save it as an RGB PNG or JPEG"
+        ) from exc
+
+
+def _convert_pil(img: Image.Image) -> np.ndarray:
     if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        arr = np.asarray(img, dtype=np.float64)
-        peak = 65535.0 if img.mode.startswith("I;16") or arr.max(initial=0) > 255 else 255.0
-        return _gray_to_rgb(np.clip(arr / peak * 255.0 + 0.5, 0, 255).astype(np.uint8))
+        return _gray_to_rgb(_wide_gray_to_u8(np.asarray(img, dtype=np.float64), img.mode))
     if img.mode == "P":
         img = img.convert("RGBA" if "transparency" in img.info else "RGB")
     if img.mode in ("RGBA", "LA", "PA", "La", "RGBa"):
@@ -106,6 +123,24 @@ def _pil_to_rgb(img: Image.Image) -> np.ndarray:
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         img = Image.alpha_composite(white, rgba)
     return np.ascontiguousarray(np.asarray(img.convert("RGB"), dtype=np.uint8))
+
+
+def _wide_gray_to_u8(arr: np.ndarray, mode: str) -> np.ndarray:
+    """16-bit, 32-bit integer or float gray (H, W) to uint8 (H, W).
+
+    16-bit data spans 0..65535; float data within [0, 1] is scaled by 255; other integer or
+    float data is taken as 0..255 if it fits, else as 0..65535.
+    """
+    if not np.isfinite(arr).all():
+        raise UnreadableImage("the image contains NaN or infinite values; save it as 8-bit")
+    lo, hi = float(arr.min(initial=0)), float(arr.max(initial=0))
+    if mode.startswith("I;16") or hi > 255:
+        peak = 65535.0
+    elif mode == "F" and lo >= 0.0 and hi <= 1.0:
+        peak = 1.0
+    else:
+        peak = 255.0
+    return np.clip(arr / peak * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
 def _gray_to_rgb(gray: np.ndarray) -> np.ndarray:
@@ -165,12 +200,58 @@ def load_image(source: ImageSource) -> np.ndarray:
     )
 
 
+def check_bounded(height: int, width: int) -> None:
+    """Raise :class:`InvalidSize` unless H and W are positive integers within the limits.
+
+    Limits: each side at most ``MAX_SIZE_SIDE`` and H * W at most ``MAX_SIZE_PIXELS``.
+    """
+    ok = all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in (height, width))
+    if not ok or height < 1 or width < 1:
+        raise InvalidSize(f"size must be two positive integers, got {height!r}x{width!r} (HxW)")
+    if max(height, width) > MAX_SIZE_SIDE or height * width > MAX_SIZE_PIXELS:
+        raise InvalidSize(
+            f"size {height}x{width} (HxW) is too large: at most {MAX_SIZE_SIDE} pixels on a "
+            f"side and {MAX_SIZE_PIXELS} pixels in all (e.g. 2048x2048); the models work at "
+            "a few hundred pixels"
+        )
+
+
 def check_size(height: int, width: int) -> None:
-    """Raise :class:`InvalidSize` unless both are positive multiples of 8."""
-    if not all(isinstance(v, (int, np.integer)) and v > 0 and v % 8 == 0 for v in (height, width)):
+    """Raise :class:`InvalidSize` unless both are positive multiples of 8 within the limits."""
+    check_bounded(height, width)
+    if height % 8 or width % 8:
         raise InvalidSize(
             f"model size must be positive multiples of 8, got {height}x{width} (HxW); "
             "e.g. 256x256 or 512x384"
+        )
+
+
+def default_size(height: int, width: int) -> tuple[tuple[int, int], list[str]]:
+    """The output size used when none is given, and warnings.
+
+    The image's own size padded up to multiples of 8; if that exceeds the limits of
+    :func:`check_bounded`, the largest multiple-of-8 size of the same aspect within them
+    (and a warning says so).
+    """
+    size = padded_size(height, width)
+    h, w = size
+    if max(h, w) <= MAX_SIZE_SIDE and h * w <= MAX_SIZE_PIXELS:
+        return size, []
+    scale = min(MAX_SIZE_SIDE / max(height, width), math.sqrt(MAX_SIZE_PIXELS / (height * width)))
+    new = (max(8, 8 * math.floor(height * scale / 8)), max(8, 8 * math.floor(width * scale / 8)))
+    return new, [
+        f"the image is {width}x{height} pixels; its semantics are made at {new[1]}x{new[0]} "
+        f"(the limit is {MAX_SIZE_SIDE} on a side, {MAX_SIZE_PIXELS} pixels in all)"
+    ]
+
+
+def check_min_side(image: np.ndarray, what: str = "the image") -> None:
+    """Raise :class:`ImageTooSmall` if ``image`` (H, W[, C]) is under ``MIN_IMAGE_SIDE``."""
+    h, w = image.shape[:2]
+    if min(h, w) < MIN_IMAGE_SIDE:
+        raise ImageTooSmall(
+            f"{what} is only {w}x{h} pixels, too small to show anything; use an image at "
+            f"least {MIN_IMAGE_SIDE} pixels on each side"
         )
 
 
@@ -181,13 +262,15 @@ def parse_size(text: str, multiple_of_8: bool = True) -> tuple[int, int]:
     """
     parts = text.lower().split("x")
     try:
+        if len(parts) != 2 or any(len(p.strip()) > 9 for p in parts):
+            raise ValueError(text)
         height, width = (int(p) for p in parts)
     except ValueError:
         raise InvalidSize(f"size must look like HxW, e.g. 256x256, got {text!r}") from None
     if multiple_of_8:
         check_size(height, width)
-    elif height < 1 or width < 1:
-        raise InvalidSize(f"size must be positive, got {text!r}")
+    elif height < 1 or width < 1 or max(height, width) > MAX_PIXELS:
+        raise InvalidSize(f"size must be positive and at most {MAX_PIXELS}, got {text!r}")
     return height, width
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dynast.semantics.errors import KeypointOutsideImage
+from dynast.semantics.errors import InvalidKeypoints, KeypointOutsideImage
 
 __all__ = ["JOINT_NAMES", "NUM_JOINTS", "LIMBS", "Keypoints"]
 
@@ -34,21 +34,28 @@ class Keypoints:
     """18 COCO-18 joints of one person.
 
     ``array`` is a read-only float32 array of shape (18, 3): columns x, y (pixels) and
-    present (1.0 or 0.0). Missing joints hold x = y = 0.
+    present (1.0 or 0.0). Missing joints hold x = y = 0. A wrong shape or a present joint
+    with a non-finite coordinate raises :class:`InvalidKeypoints` (a ``ValueError``).
     """
 
     array: np.ndarray
 
     def __post_init__(self) -> None:
-        arr = np.array(self.array, dtype=np.float32, copy=True)
+        try:
+            arr = np.array(self.array, dtype=np.float32, copy=True)
+        except (TypeError, ValueError) as exc:
+            raise InvalidKeypoints(f"Keypoints need numbers, got {type(self.array)}") from exc
         if arr.shape != (NUM_JOINTS, 3):
-            raise ValueError(
+            raise InvalidKeypoints(
                 f"Keypoints need an array of shape (18, 3) (x, y, present), got {arr.shape}; "
                 "use Keypoints.from_xy for a list of 18 [x, y] or None"
             )
         present = arr[:, 2] > 0
         if not np.isfinite(arr[present, :2]).all():
-            raise ValueError("a present keypoint has a non-finite coordinate; mark it missing")
+            raise InvalidKeypoints(
+                "a present keypoint has a non-finite coordinate (NaN, infinite, or beyond "
+                "float32's range); mark it missing"
+            )
         arr[:, 2] = present.astype(np.float32)
         arr[~present, :2] = 0.0
         arr.setflags(write=False)
@@ -58,7 +65,7 @@ class Keypoints:
     def from_xy(cls, points: Sequence[Sequence[float] | None]) -> Keypoints:
         """Build from 18 entries, each ``[x, y]`` in pixels or ``None`` for a missing joint."""
         if len(points) != NUM_JOINTS:
-            raise ValueError(f"expected 18 joints (COCO-18 order), got {len(points)}")
+            raise InvalidKeypoints(f"expected 18 joints (COCO-18 order), got {len(points)}")
         arr = np.zeros((NUM_JOINTS, 3), np.float32)
         for i, p in enumerate(points):
             if p is not None:

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import io
 import json
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from dynast.semantics._files import read_regular_file
 from dynast.semantics.errors import MalformedKeypointFile, NoPersonFound
 from dynast.semantics.keypoints import NUM_JOINTS, Keypoints
 
@@ -35,6 +37,7 @@ __all__ = [
 # BODY_25 index of each COCO-18 joint (BODY_25 adds mid-hip at 8 and feet at 19-24).
 BODY25_TO_COCO18 = (0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18)
 MAX_KEYPOINT_FILE_BYTES = 16 * 1024 * 1024
+MAX_COORDINATE = 1e6  # pixels; larger coordinates are corrupt (and may overflow float32)
 
 PathLike = str | Path
 
@@ -57,22 +60,34 @@ def select_largest(people: Sequence[Keypoints], source: str) -> tuple[Keypoints,
 
 
 def _read_text(path: PathLike) -> str:
-    p = Path(path)
+    data = read_regular_file(
+        path, MAX_KEYPOINT_FILE_BYTES, MalformedKeypointFile, MalformedKeypointFile
+    )
     try:
-        size = p.stat().st_size
-        if size > MAX_KEYPOINT_FILE_BYTES:
-            raise MalformedKeypointFile(
-                f"{p} is {size} bytes, too large for a keypoint file; pass the right file"
-            )
-        return p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise MalformedKeypointFile(f"cannot read keypoint file {p}: {exc}") from exc
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MalformedKeypointFile(f"{path} is not a UTF-8 text keypoint file ({exc})") from exc
+
+
+def _check_coordinates(xy: np.ndarray, source: str) -> None:
+    """Refuse NaN, infinite or absurd (beyond ``MAX_COORDINATE``) x, y values."""
+    if not np.isfinite(xy).all():
+        raise MalformedKeypointFile(f"{source} contains NaN or infinite coordinates")
+    if xy.size and float(np.abs(xy).max()) > MAX_COORDINATE:
+        raise MalformedKeypointFile(
+            f"{source} has a coordinate of {float(np.abs(xy).max()):.3g} pixels, beyond "
+            f"{MAX_COORDINATE:.0e}; the file is corrupt or not in pixels"
+        )
 
 
 def _load_matrix(path: PathLike) -> np.ndarray:
     text = _read_text(path)
+    if not text.strip():
+        return np.zeros((0, 0))
     try:
-        arr = np.loadtxt(io.StringIO(text), dtype=np.float64, ndmin=2)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            arr = np.loadtxt(io.StringIO(text), dtype=np.float64, ndmin=2)
     except ValueError as exc:
         raise MalformedKeypointFile(
             f"{path} is not a table of numbers ({exc}); expected np.savetxt output of "
@@ -89,6 +104,11 @@ def read_openpose_txt(
     """Read a ``NAME_candidate.txt`` / ``NAME_subset.txt`` pair (pixels of the photo)."""
     candidate = _load_matrix(candidate_path)
     subset = _load_matrix(subset_path)
+    if subset.size == 0:
+        raise NoPersonFound(
+            f"{subset_path} is empty: it holds no person. Pass a non-empty NAME_subset.txt "
+            "(pytorch-openpose output) or extract the pose from the photo instead"
+        )
     if candidate.size == 0:
         candidate = np.zeros((0, 4))
     if candidate.shape[1] < 2:
@@ -96,6 +116,7 @@ def read_openpose_txt(
             f"{candidate_path}: candidate rows need at least x and y, got {candidate.shape[1]} "
             "column(s); did you swap the candidate and subset files?"
         )
+    _check_coordinates(candidate[:, :2], str(candidate_path))
     if subset.shape[1] == 1:  # one person saved as a single column
         subset = subset.T
     if subset.size and subset.shape[1] not in (NUM_JOINTS, NUM_JOINTS + 2):
@@ -148,6 +169,10 @@ def read_openpose_json(path: PathLike) -> tuple[Keypoints, list[str]]:
         data = json.loads(_read_text(path))
     except json.JSONDecodeError as exc:
         raise MalformedKeypointFile(f"{path} is not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise MalformedKeypointFile(
+            f"{path} is nested too deeply to be an OpenPose JSON file"
+        ) from exc
     if not isinstance(data, dict) or not isinstance(data.get("people"), list):
         raise MalformedKeypointFile(
             f"{path}: expected an OpenPose JSON object with a 'people' list"
@@ -168,9 +193,10 @@ def read_openpose_json(path: PathLike) -> tuple[Keypoints, list[str]]:
                 f"{path}: people[{n}] has {len(arr)} keypoints; expected 18 (COCO-18) or 25 "
                 "(BODY_25). Other layouts (e.g. MPI) are not supported."
             )
-        if not np.isfinite(arr).all():
+        if not np.isfinite(arr[:, 2]).all():
             raise MalformedKeypointFile(f"{path}: people[{n}] contains NaN or infinite numbers")
         arr[:, 2] = arr[:, 2] > 0
+        _check_coordinates(arr[arr[:, 2] > 0, :2], f"{path}: people[{n}]")
         people.append(Keypoints(arr.astype(np.float32)))
     return select_largest(people, str(path))
 

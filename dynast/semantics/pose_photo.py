@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dynast.semantics.image_io import ImageSource, load_image, padded_size, plan_fit
+from dynast.semantics.image_io import ImageSource, default_size, load_image, plan_fit
 from dynast.semantics.keypoints import Keypoints
 from dynast.semantics.pose_extract import extract_pose
 from dynast.semantics.pose_render import render_pose
@@ -17,13 +17,15 @@ def pose_semantics_from_photo(
     """Detect the pose in a photo and render it at the model size.
 
     ``size``: (H, W), multiples of 8; the photo is fitted as ``fit_to_size`` does (call it
-    yourself for the transform). Default: the photo's own size padded up to multiples of 8.
+    yourself for the transform). Default: the photo's own size padded up to multiples of 8
+    (within the size limits).
     Returns the float32 (20, H, W) semantics in [0, 1], the keypoints in output pixels, and
     warnings for the user.
     """
     rgb = load_image(image)
-    height, width = size if size is not None else padded_size(*rgb.shape[:2])
+    (height, width), warnings = (size, []) if size is not None else default_size(*rgb.shape[:2])
     transform = plan_fit(*rgb.shape[:2], height, width)
-    keypoints, warnings = extract_pose(rgb)
+    keypoints, found = extract_pose(rgb)
+    warnings = warnings + found
     keypoints = transform.keypoints_to_dst(keypoints).drop_outside(height, width)
     return render_pose(keypoints, height, width), keypoints, warnings

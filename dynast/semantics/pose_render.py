@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from dynast.semantics._distance import distance_map
+from dynast.semantics.image_io import check_bounded
 from dynast.semantics.keypoints import LIMBS, Keypoints
 
 __all__ = ["POSE_CHANNELS", "JOINT_COLORS", "render_pose", "render_pose_preview"]
@@ -65,11 +66,6 @@ def _draw(keypoints: Keypoints, height: int, width: int) -> tuple[np.ndarray, li
     return canvas, polygons
 
 
-def _check_size(height: int, width: int) -> None:
-    if height < 1 or width < 1:
-        raise ValueError(f"image size must be positive, got {height}x{width} (HxW)")
-
-
 def render_pose(keypoints: Keypoints, height: int, width: int) -> np.ndarray:
     """Render the 20-channel pose semantics.
 
@@ -77,7 +73,7 @@ def render_pose(keypoints: Keypoints, height: int, width: int) -> np.ndarray:
     :class:`~dynast.semantics.errors.KeypointOutsideImage`.
     Returns float32 (20, height, width) in [0, 1].
     """
-    _check_size(height, width)
+    check_bounded(height, width)
     keypoints.check_inside(height, width)
     canvas, polygons = _draw(keypoints, height, width)
     out = np.empty((20, height, width), np.float32)
@@ -101,7 +97,7 @@ def render_pose_preview(
     With ``background`` (uint8 (H, W, 3) RGB) the skeleton is drawn over a dimmed copy of it,
     otherwise on black. Joints outside the image are simply clipped.
     """
-    _check_size(height, width)
+    check_bounded(height, width)
     canvas, _ = _draw(keypoints, height, width)
     rgb = cv2.cvtColor(canvas, cv2.COLOR_BGR2RGB)
     if background is None:
