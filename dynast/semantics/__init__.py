@@ -21,6 +21,8 @@ from dynast.semantics.celebamask import (
 )
 from dynast.semantics.errors import (
     ImageTooLarge,
+    ImageTooSmall,
+    InvalidKeypoints,
     InvalidPartMasks,
     InvalidSize,
     KeypointOutsideImage,
@@ -39,8 +41,12 @@ from dynast.semantics.face_layout import (
 from dynast.semantics.face_photo import face_semantics_from_photo
 from dynast.semantics.face_sketch import face_semantics_from_sketch
 from dynast.semantics.image_io import (
+    MAX_SIZE_PIXELS,
+    MAX_SIZE_SIDE,
     FitTransform,
+    check_bounded,
     check_size,
+    default_size,
     fit_to_size,
     load_image,
     padded_size,
@@ -66,10 +72,14 @@ __all__ = [
     "FACE_PARTS",
     "JOINT_NAMES",
     "LIMBS",
+    "MAX_SIZE_PIXELS",
+    "MAX_SIZE_SIDE",
     "POSE_CHANNELS",
     "STYLE_CHANNELS",
     "FitTransform",
     "ImageTooLarge",
+    "ImageTooSmall",
+    "InvalidKeypoints",
     "InvalidPartMasks",
     "InvalidSize",
     "KeypointOutsideImage",
@@ -80,7 +90,9 @@ __all__ = [
     "SemanticsError",
     "UnreadableImage",
     "as_sketch_semantics",
+    "check_bounded",
     "check_size",
+    "default_size",
     "extract_pose",
     "face_semantics_from_photo",
     "face_semantics_from_sketch",
