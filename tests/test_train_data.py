@@ -67,7 +67,8 @@ def test_deepfashion_layout_pairs_and_semantics(tmp_path: Path) -> None:
 def test_deepfashion_corrupt_jpeg_is_skipped_and_reported(tmp_path: Path) -> None:
     ds = DeepFashion(make_deepfashion(tmp_path / "df", corrupt=ENTRIES[0]), size=64, split="train")
     sample = ds[(0, 1)]  # the corrupt target, then a target whose reference is that file: both skipped
-    assert sample["skipped"] and all("01_1_front.jpg: " in s for s in sample["skipped"])
+    assert sample["skipped"] and all("01_1_front.jpg" in reason for _name, reason in sample["skipped"])
+    assert sample["skipped"][0][0].endswith("01_1_front.jpg")  # (sample name, reason)
     assert sample["target"].shape == (3, 64, 64)
     batch = collate([sample, ds[(2, 3)]])
     assert batch["target"].shape == (2, 3, 64, 64) and batch["skipped"] == sample["skipped"]
@@ -89,7 +90,7 @@ def test_style_folders_crop_and_skip_corrupt(tmp_path: Path) -> None:
     ds = ContentStyle(content, ASSETS / "style" / "style", size=32, load_size=48)
     names = [Path(ds.name(i)).name for i in range(len(ds))]
     sample = ds[(names.index("broken.jpg"), 5)]
-    assert len(sample["skipped"]) == 1 and "broken.jpg" in sample["skipped"][0]
+    assert len(sample["skipped"]) == 1 and "broken.jpg" in sample["skipped"][0][1]
     assert sample["target_semantics"].shape == (3, 32, 32) and sample["ref_image"].shape == (3, 32, 32)
     assert torch.equal(ds[(0, 5)]["target_semantics"], ds[(0, 5)]["target_semantics"])  # seeded crops
     with pytest.raises(DataLayoutError, match="nowhere"):

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from dynast import DynaST
+from train import checkpoint
 from train.config import load_config
 from train.trainer import CHECKPOINT_NAME, fit
 
@@ -24,8 +25,9 @@ DATA = {
     "style": [f"data.content={ASSETS / 'style' / 'content'}", f"data.style={ASSETS / 'style' / 'style'}"],
 }
 # 32 px, ngf 4, one discriminator scale (a 16 px second scale is too small for 4 layers).
+# run.device=cpu: the tests mean CPU (on a 1-GPU machine "auto" would put DDP rank 1 on cuda:1).
 TINY = ["data.size=32", "data.load_size=48", "model.ngf=4", "loss.ndf=8", "loss.num_d=1", "run.threads=1",
-        "run.progress=false", "run.tensorboard=false", "data.workers=0"]
+        "run.progress=false", "run.tensorboard=false", "data.workers=0", "run.device=cpu"]
 
 
 def tiny_config(task: str, out: Path, tmp_cache: Path, *extra: str):
@@ -63,7 +65,7 @@ def test_overfit_one_batch_lowers_loss_and_saves_loadable_model(task: str, tmp_p
 
 
 def _weights(path: Path) -> dict[str, torch.Tensor]:
-    state = torch.load(path / CHECKPOINT_NAME, map_location="cpu", weights_only=False)
+    state = checkpoint.load(path / CHECKPOINT_NAME)
     return {**{f"G.{k}": v for k, v in state["generator"].items()},
             **{f"D.{k}": v for k, v in (state["discriminator"] or {}).items()}}
 
@@ -139,7 +141,7 @@ def test_export_writes_a_loadable_fp16_directory(tmp_path):
     from conftest import tiny_config
 
     model = DynaST(tiny_config())
-    save_atomic({"generator": model.state_dict(), "model_config": model.config}, tmp_path / "latest.pt")
+    save_atomic({"generator": model.state_dict(), "model_config": model.config.to_dict()}, tmp_path / "latest.pt")
     assert main(["export", "--checkpoint", str(tmp_path / "latest.pt"), "--out", str(tmp_path / "out"), "--dtype", "fp16"]) == 0
     loaded = DynaST.from_pretrained(tmp_path / "out")
     torch.testing.assert_close(loaded.pos_embed, model.pos_embed, rtol=1e-3, atol=1e-3)

@@ -52,14 +52,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run a sub-command; a wrong data layout or config prints one line and returns 2."""
+    """Run a sub-command; a wrong data layout, config, task or checkpoint prints one line and
+    returns 2."""
+    from train.checkpoint import CheckpointError
     from train.config import ConfigError
     from train.data.files import DataLayoutError
+    from train.tasks import UnknownTrainingTask
 
     args = build_parser().parse_args(argv)
     try:
         return _run(args)
-    except (DataLayoutError, ConfigError) as err:
+    except (DataLayoutError, ConfigError, CheckpointError, UnknownTrainingTask) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
 

@@ -34,7 +34,10 @@ def setup(device: str = "auto") -> DistInfo:
     if use_cuda:
         torch.cuda.set_device(dev)
     if world > 1 and not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if use_cuda else "gloo")
+        if use_cuda:  # device_id binds NCCL to this rank's GPU (no guessing, eager init)
+            dist.init_process_group(backend="nccl", device_id=dev)
+        else:
+            dist.init_process_group(backend="gloo")
     return DistInfo(rank, world, local_rank, dev)
 
 
@@ -43,13 +46,13 @@ def teardown() -> None:
         dist.destroy_process_group()
 
 
-def all_ranks_true(flag: bool, info: DistInfo) -> bool:
-    """True when ``flag`` holds on every rank (one all-reduce)."""
-    if info.world_size == 1:
-        return flag
-    t = torch.tensor([1.0 if flag else 0.0], device=info.device)
-    dist.all_reduce(t, op=dist.ReduceOp.MIN)
-    return bool(t.item() > 0)
+def all_ranks_true(flags: torch.Tensor, info: DistInfo) -> list[bool]:
+    """Element-wise: does each of ``flags`` (a 1-d bool tensor on this rank's device) hold on
+    every rank? One all-reduce and one host sync for all of them."""
+    t = flags.to(torch.float32)
+    if info.world_size > 1:
+        dist.all_reduce(t, op=dist.ReduceOp.MIN)
+    return [v > 0 for v in t.tolist()]
 
 
 def gather_objects(obj: object, info: DistInfo) -> list[object]:

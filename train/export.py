@@ -17,13 +17,14 @@ DTYPES = {"fp32": None, "fp16": torch.float16}
 def export(checkpoint_path: str | Path, out: str | Path, dtype: str = "fp32") -> DynaST:
     """Load the generator from a training checkpoint and write it with ``save_pretrained``.
 
-    The checkpoint is this project's own training state (it holds RNG objects, so it is
-    unpickled): only export checkpoints you wrote yourself.
+    The checkpoint is read with ``torch.load(weights_only=True)`` (:func:`train.checkpoint.load`):
+    a file holding anything but tensors and plain values is refused, nothing in it is run.
     """
     state = checkpoint.load(checkpoint_path)
-    config = state["model_config"]
-    if not isinstance(config, DynaSTConfig):
-        config = DynaSTConfig.from_dict(config)
+    try:
+        config = DynaSTConfig.from_dict(dict(state["model_config"]))
+    except (KeyError, TypeError, ValueError) as err:
+        raise checkpoint.CheckpointError(f"{checkpoint_path}: no usable generator config ({err})") from None
     model = DynaST(config)
     model.load_state_dict(state["generator"], strict=True)
     model.save_pretrained(out, dtype=DTYPES[dtype])

@@ -30,6 +30,30 @@ def image_grid(batch: dict[str, torch.Tensor], output: torch.Tensor, warps: list
     return torch.cat(list(row), dim=1)
 
 
+class MetricWindow:
+    """Sums of per-step scalars kept on the device (no host sync per step); ``flush()`` returns
+    their means over the steps since the last flush with one device-to-host copy."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, torch.Tensor] = {}
+        self.steps = 0
+
+    def add(self, values: dict[str, torch.Tensor]) -> None:
+        """``values``: name -> 0-d tensor of one step (detached)."""
+        for key, value in values.items():
+            value = value.detach().float()
+            self.sums[key] = self.sums[key] + value if key in self.sums else value
+        self.steps += 1
+
+    def flush(self) -> dict[str, float]:
+        if not self.sums:
+            return {}
+        keys = list(self.sums)
+        means = (torch.stack([self.sums[k] for k in keys]) / max(self.steps, 1)).tolist()
+        self.sums, self.steps = {}, 0
+        return dict(zip(keys, means))
+
+
 class Monitor:
     """Rank-0 sink for metrics and images. Non-main ranks get a Monitor that does nothing."""
 

@@ -1,6 +1,9 @@
-"""Tasks as plug-ins: each names its data layouts, its objective and how it is evaluated.
+"""How each task is trained: its data layouts, its objective, whether batches carry a target.
 
-Adding a task = one more ``register(Task(...))``; nothing else changes.
+Tasks themselves live in the :mod:`dynast.tasks` registry (channels, semantics, names); this
+module only adds a training recipe to a registered task. Training a new task = register its
+``TaskSpec`` with ``dynast.tasks.register_task`` and one ``register(TrainingTask(...))`` here (or
+in the task's own module); no other task is touched.
 """
 from __future__ import annotations
 
@@ -10,6 +13,8 @@ from pathlib import Path
 
 from torch.utils.data import Dataset
 
+from dynast.tasks import TaskSpec
+from dynast.tasks import get_task as get_spec
 from train.config import DataConfig, LossConfig
 from train.losses.objectives import StyleObjective, SupervisedObjective
 from train.losses.vgg import VGG19Features
@@ -17,34 +22,65 @@ from train.losses.vgg import VGG19Features
 DatasetBuilder = Callable[[DataConfig, Path], Dataset]
 
 
+class UnknownTrainingTask(ValueError):
+    """The task is not registered in ``dynast.tasks`` or has no training recipe."""
+
+
 @dataclass(frozen=True)
-class Task:
-    """``datasets``: data.kind -> builder(data config, semantics cache dir); the first is the default.
-    ``supervised``: batches carry the ground-truth ``target`` (pose, faces) or not (style)."""
+class TrainingTask:
+    """``name``: a ``dynast.tasks`` name. ``datasets``: data.kind -> builder(data config,
+    semantics cache dir); the first is the default. ``supervised``: batches carry the
+    ground-truth ``target`` (pose, faces) or not (style).
+
+    A data set exposes ``semantic_nc`` and ``ref_semantic_nc`` (the generator is built with
+    them). The default kind must produce the task's own format (``TaskSpec.semantic_nc`` and
+    ``ref_semantic_nc``, what inference feeds the model); other kinds may bring a format of their
+    own (CelebAMask-HQ's 15 channels for ``face``)."""
 
     name: str
     datasets: dict[str, DatasetBuilder]
     objective: Callable[[LossConfig, VGG19Features], SupervisedObjective | StyleObjective]
     supervised: bool
 
+    @property
+    def spec(self) -> TaskSpec:
+        """The task's entry in the ``dynast.tasks`` registry."""
+        return get_spec(self.name)
+
     def build_dataset(self, data: DataConfig, cache_dir: Path) -> Dataset:
         kind = data.kind or next(iter(self.datasets))
         if kind not in self.datasets:
             raise ValueError(f"task {self.name!r} has no data kind {kind!r}; choose one of {sorted(self.datasets)}")
-        return self.datasets[kind](data, cache_dir)
+        dataset = self.datasets[kind](data, cache_dir)
+        spec = self.spec
+        channels = (dataset.semantic_nc, dataset.ref_semantic_nc)
+        if kind == next(iter(self.datasets)) and channels != (spec.semantic_nc, spec.ref_semantic_nc):
+            raise ValueError(f"task {self.name!r}: data kind {kind!r} gives {channels[0]} target and "
+                             f"{channels[1]} reference semantic channels, the task's spec says "
+                             f"{spec.semantic_nc} and {spec.ref_semantic_nc}")
+        return dataset
 
 
-TASKS: dict[str, Task] = {}
+TASKS: dict[str, TrainingTask] = {}
 
 
-def register(task: Task) -> Task:
+def register(task: TrainingTask) -> TrainingTask:
+    """Add a training recipe for a task registered in ``dynast.tasks``."""
+    get_spec(task.name)  # the task must exist; raises UnknownTask naming the registered ones
     TASKS[task.name] = task
     return task
 
 
-def get_task(name: str) -> Task:
+def get_task(name: str) -> TrainingTask:
+    """The training recipe of ``name``; a clear error for unknown or untrainable tasks."""
     if name not in TASKS:
-        raise KeyError(f"unknown task {name!r}; known: {sorted(TASKS)}")
+        from dynast.tasks import task_names
+
+        known = task_names()
+        if name in known:
+            raise UnknownTrainingTask(f"task {name!r} has no training recipe; register one with "
+                                      "train.tasks.register(TrainingTask(...)) (docs/TRAINING.md)")
+        raise UnknownTrainingTask(f"unknown task {name!r}; trainable tasks: {sorted(TASKS)}")
     return TASKS[name]
 
 
@@ -81,9 +117,12 @@ def _celebamask(d: DataConfig, cache: Path) -> Dataset:
 def _content_style(d: DataConfig, cache: Path) -> Dataset:
     from train.data.style import ContentStyle
 
-    return ContentStyle(_need(d.content, "--content"), _need(d.style, "--style"), d.size, d.load_size, d.max_images)
+    return ContentStyle(_need(d.content, "--content"), _need(d.style, "--style"), d.size, d.load_size,
+                        d.max_images)
 
 
-register(Task("pose", {"deepfashion": _deepfashion, "photos": _people_photos}, SupervisedObjective, supervised=True))
-register(Task("face", {"photos": _face_photos, "celebamask": _celebamask}, SupervisedObjective, supervised=True))
-register(Task("style", {"folders": _content_style}, StyleObjective, supervised=False))
+register(TrainingTask("pose", {"deepfashion": _deepfashion, "photos": _people_photos}, SupervisedObjective,
+                      supervised=True))
+register(TrainingTask("face", {"photos": _face_photos, "celebamask": _celebamask}, SupervisedObjective,
+                      supervised=True))
+register(TrainingTask("style", {"folders": _content_style}, StyleObjective, supervised=False))

@@ -1,5 +1,9 @@
 """The fit loop: one generator step and (supervised tasks) one discriminator step per batch, the
-two-time-scale Adam of the release, mixed precision, DDP, exact resume, NaN/inf guard."""
+two-time-scale Adam of the release, mixed precision, DDP, exact resume, NaN/inf guard.
+
+One host sync per step: the all-rank "are losses and gradients finite" flags that decide
+whether the optimisers step. Loss values stay on the device and are averaged at log intervals.
+"""
 from __future__ import annotations
 
 import json
@@ -10,6 +14,7 @@ from typing import Any
 
 import torch
 import yaml
+from torch import nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import DataLoader
 from tqdm import tqdm
@@ -21,18 +26,17 @@ from train.data.sampling import StepBatchSampler
 from train.distributed import DistInfo, all_ranks_true, gather_objects, setup, teardown
 from train.losses.discriminator import MultiscaleDiscriminator
 from train.losses.vgg import VGG19Features, default_cache_dir
-from train.monitor import Monitor, image_grid
+from train.monitor import MetricWindow, Monitor, image_grid
 from train.tasks import get_task
 
 CHECKPOINT_NAME = "checkpoints/latest.pt"
 
 
 def autocast_context(precision: str, device: torch.device):
-    """bf16 autocast (CPU or GPU), fp16 autocast (GPU only) or nothing for fp32."""
+    """bf16 or fp16 autocast on the device, or nothing for fp32 (fp16 uses a GradScaler; on a CPU
+    it works but is slow: meant for GPUs)."""
     if precision == "fp32":
         return nullcontext()
-    if precision == "fp16" and device.type != "cuda":
-        raise ValueError("precision fp16 needs a GPU (it uses a GradScaler); use bf16 on CPU")
     if precision not in ("bf16", "fp16"):
         raise ValueError(f"precision must be fp32, bf16 or fp16, got {precision!r}")
     return torch.autocast(device.type, dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
@@ -45,9 +49,18 @@ def lr_factor(step: int, total_steps: int, decay_steps: int) -> float:
     return max(0.0, min(1.0, (total_steps - step) / decay_steps))
 
 
-def _grads_finite(params: list[torch.nn.Parameter]) -> bool:
-    grads = [p.grad for p in params if p.grad is not None]
-    return not grads or bool(torch.stack([g.float().abs().sum() for g in grads]).sum().isfinite())
+def leaves_parameters_unused(config: Any) -> bool:
+    """Whether a generator config has parameters that get no gradient (DDP must then be told):
+    without pruning the pruning projections are idle; with ``finest_match_stride > 1`` the finer
+    levels' reference embeddings and blocks are."""
+    return not config.prune or config.finest_match_stride > 1
+
+
+def _finite(total: torch.Tensor, params: list[nn.Parameter]) -> torch.Tensor:
+    """0-d bool tensor on the device: the loss and every gradient are finite (no host sync)."""
+    grads = [p.grad.float().abs().sum() for p in params if p.grad is not None]
+    flag = torch.isfinite(total.detach())
+    return flag & torch.stack(grads).sum().isfinite() if grads else flag
 
 
 def _to_device(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
@@ -67,38 +80,42 @@ class Trainer:
         from dynast import DynaST, DynaSTConfig
 
         self.cfg = cfg
+        self.task = get_task(cfg.task)
         self.info: DistInfo = setup(cfg.run.device)
         if cfg.run.threads > 0:
             torch.set_num_threads(cfg.run.threads)
         torch.manual_seed(cfg.run.seed)
         self.out = Path(cfg.run.out)
-        self.task = get_task(cfg.task)
         cache = Path(cfg.data.cache_dir) if cfg.data.cache_dir else default_cache_dir() / "semantics"
         self.dataset = self.task.build_dataset(cfg.data, cache)
-        dev = self.info.device
-        size = cfg.data.size
+        dev, size = self.info.device, cfg.data.size
         model_cfg = DynaSTConfig(semantic_nc=self.dataset.semantic_nc, ref_semantic_nc=self.dataset.ref_semantic_nc,
                                  ngf=cfg.model.ngf, train_size=(size, size), **cfg.model.extra)
         self.generator = DynaST(model_cfg).to(dev)
+        multi_gpu = self.info.world_size > 1 and dev.type == "cuda"
+        if multi_gpu:  # in place: the parameters are the same objects
+            nn.SyncBatchNorm.convert_sync_batchnorm(self.generator)
         self.objective = self.task.objective(cfg.loss, VGG19Features().to(dev))
         self.discriminator = None
         o = cfg.optim
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=o.lr / 2, betas=(o.beta1, o.beta2), eps=o.g_eps)
         self.opt_d = None
         if self.objective.uses_discriminator:
-            self.discriminator = MultiscaleDiscriminator(model_cfg.semantic_nc, cfg.loss.ndf, cfg.loss.num_d, cfg.loss.n_layers_d).to(dev)
+            self.discriminator = MultiscaleDiscriminator(model_cfg.semantic_nc, cfg.loss.ndf, cfg.loss.num_d,
+                                                         cfg.loss.n_layers_d).to(dev)
             self.d_params = [p for p in self.discriminator.parameters() if p.requires_grad]
             self.opt_d = torch.optim.Adam(self.d_params, lr=o.lr * 2, betas=(o.beta1, o.beta2), eps=o.d_eps)
-        self.scaler = torch.amp.GradScaler("cuda", enabled=cfg.run.precision == "fp16")
+        self.scaler = torch.amp.GradScaler(dev.type, enabled=cfg.run.precision == "fp16")
         self.step = 0
         self.nonfinite_steps = 0
-        self.skipped: list[str] = []
+        self.skipped: dict[str, str] = {}  # sample name -> reason, every rank's (merged at log steps)
+        self._new_skips: dict[str, str] = {}
         if resume:
             self._resume()
         self.g_ddp, self.d_ddp = self.generator, self.discriminator
         if self.info.world_size > 1:
             ids = [dev.index] if dev.type == "cuda" else None
-            self.g_ddp = DDP(self.generator, device_ids=ids)
+            self.g_ddp = DDP(self.generator, device_ids=ids, find_unused_parameters=leaves_parameters_unused(model_cfg))
             if self.discriminator is not None:
                 self.d_ddp = DDP(self.discriminator, device_ids=ids)
         s = cfg.schedule
@@ -111,7 +128,8 @@ class Trainer:
 
     # ------------------------------------------------------------------ state
     def _state(self) -> dict[str, Any]:
-        rngs = gather_objects(checkpoint.rng_state(), self.info)
+        """Tensors and plain values only (``checkpoint.load`` reads it with weights_only=True)."""
+        rngs = gather_objects(checkpoint.rng_state(self.info.device), self.info)
         return {
             "step": self.step,
             "generator": self.generator.state_dict(),
@@ -122,9 +140,9 @@ class Trainer:
             "rng": rngs,
             "world_size": self.info.world_size,
             "nonfinite_steps": self.nonfinite_steps,
-            "skipped": self.skipped,
+            "skipped": dict(self.skipped),
             "config": config_to_dict(self.cfg),
-            "model_config": self.generator.config,
+            "model_config": self.generator.config.to_dict(),
         }
 
     def save_checkpoint(self) -> None:
@@ -145,15 +163,14 @@ class Trainer:
             self.opt_d.load_state_dict(state["opt_d"])
         self.opt_g.load_state_dict(state["opt_g"])
         self.scaler.load_state_dict(state["scaler"])
-        self.step = state["step"]
-        self.nonfinite_steps = state["nonfinite_steps"]
-        self.skipped = list(state["skipped"])
-        rngs = state["rng"]
-        if state["world_size"] == self.info.world_size:
-            checkpoint.set_rng_state(rngs[self.info.rank])
-        elif self.info.is_main:
+        self.step = int(state["step"])
+        self.nonfinite_steps = int(state["nonfinite_steps"])
+        self.skipped = dict(state["skipped"])
+        checkpoint.restore_rng(state["rng"], self.info.rank, self.info.device, self.cfg.run.seed, self.step)
+        if self.info.is_main and state["world_size"] != self.info.world_size:
             print(f"--resume: the checkpoint was written by {state['world_size']} process(es), this run has "
-                  f"{self.info.world_size}; RNG states are not restored (data order still follows the step)")
+                  f"{self.info.world_size}; ranks below {state['world_size']} restore their RNG states, others "
+                  f"start fresh ones (data order follows the step either way)")
 
     # ------------------------------------------------------------------ steps
     def _set_lr(self) -> float:
@@ -165,8 +182,10 @@ class Trainer:
                 g["lr"] = self.cfg.optim.lr * 2 * f
         return self.cfg.optim.lr * f
 
-    def train_step(self, batch: dict[str, Any], want_warps: bool) -> tuple[dict[str, float], Any]:
-        """One G step and one D step. Returns the logged values and the model output."""
+    def train_step(self, batch: dict[str, Any], want_warps: bool) -> tuple[dict[str, torch.Tensor], Any, bool]:
+        """One G step and one D step. Returns the step's loss terms (0-d tensors on the device),
+        the model output and whether the networks stepped (False: a non-finite loss or gradient
+        on some rank; nothing stepped)."""
         precision, dev = self.cfg.run.precision, self.info.device
         supervised_warps = self.task.supervised and self.cfg.loss.matching > 0
         d_module = self.discriminator
@@ -179,32 +198,38 @@ class Trainer:
         self.opt_g.zero_grad(set_to_none=True)
         self.scaler.scale(g_terms.total).backward()  # always: keeps DDP ranks in step even on NaN
         self.scaler.unscale_(self.opt_g)
-        ok = all_ranks_true(bool(torch.isfinite(g_terms.total)) and _grads_finite(list(self.generator.parameters())), self.info)
-        values = {f"g/{k}": float(v.detach()) for k, v in g_terms.parts.items()}
-        values["g/total"] = float(g_terms.total.detach())
-        if ok:
-            self.scaler.step(self.opt_g)
+        values = {f"g/{k}": v.detach() for k, v in g_terms.parts.items()}
+        values["g/total"] = g_terms.total.detach()
+        flags = [_finite(g_terms.total, list(self.generator.parameters()))]
         if self.discriminator is not None:
             for p in self.d_params:
                 p.requires_grad_(True)
-            with autocast_context(precision, dev):
+            with autocast_context(precision, dev):  # D sees the output made before G steps
                 d_terms = self.objective.discriminator(out.image.detach(), batch, self.d_ddp)
             self.opt_d.zero_grad(set_to_none=True)
             self.scaler.scale(d_terms.total).backward()
             self.scaler.unscale_(self.opt_d)
-            d_ok = all_ranks_true(bool(torch.isfinite(d_terms.total)) and _grads_finite(self.d_params), self.info)
-            values.update({f"d/{k}": float(v.detach()) for k, v in d_terms.parts.items()})
-            if ok and d_ok:
-                self.scaler.step(self.opt_d)
-            ok = ok and d_ok
+            values.update({f"d/{k}": v.detach() for k, v in d_terms.parts.items()})
+            flags.append(_finite(d_terms.total, self.d_params))
+        g_ok, *d_ok = all_ranks_true(torch.stack(flags), self.info)  # the step's one host sync
+        ok = g_ok and all(d_ok)
+        if g_ok:
+            self.scaler.step(self.opt_g)
+        if self.opt_d is not None and ok:
+            self.scaler.step(self.opt_d)
         self.scaler.update()
         if not ok:
             self.opt_g.zero_grad(set_to_none=True)
             if self.opt_d is not None:
                 self.opt_d.zero_grad(set_to_none=True)
             self.nonfinite_steps += 1
-            values["nonfinite_skipped"] = 1
-        return values, out
+        return values, out, ok
+
+    def _merge_skips(self) -> None:
+        """Union of every rank's newly skipped samples (collective: called on every rank alike)."""
+        for rank_skips in gather_objects(self._new_skips, self.info):
+            self.skipped.update(rank_skips)
+        self._new_skips = {}
 
     # ------------------------------------------------------------------ loop
     def fit(self) -> dict[str, Any]:
@@ -221,31 +246,38 @@ class Trainer:
         self.generator.train()
         if self.discriminator is not None:
             self.discriminator.train()
-        window_start, window_images = time.perf_counter(), 0
+        window, window_start, window_images = MetricWindow(), time.perf_counter(), 0
         batches = iter(loader)
         while self.step < self.stop_step:
             batch = next(batches)
-            self.skipped.extend(batch.pop("skipped"))
+            self._new_skips.update({name: reason for name, reason in batch.pop("skipped")})
             batch = _to_device(batch, info.device)
             lr = self._set_lr()
             want_images = info.is_main and cfg.run.image_every > 0 and self.step % cfg.run.image_every == 0
-            values, out = self.train_step(batch, want_images)
+            values, out, ok = self.train_step(batch, want_images)
+            window.add(values)
             self.step += 1
             window_images += batch["target_semantics"].shape[0] * info.world_size
             bar.update(1)
             if want_images:
                 monitor.images(self.step, image_grid(batch, out.image, out.warps, self.task.supervised))
-            if self.step % cfg.run.log_every == 0 or self.step == self.stop_step or "nonfinite_skipped" in values:
+            if self.step % cfg.run.log_every == 0 or self.step == self.stop_step or not ok:
+                self._merge_skips()
                 elapsed = time.perf_counter() - window_start
-                values.update(lr=lr, epoch=(self.step - 1) // self.sampler.steps_per_epoch,
+                logged = window.flush()
+                logged.update(lr=lr, epoch=(self.step - 1) // self.sampler.steps_per_epoch,
                               images_per_s=window_images / max(elapsed, 1e-9), skipped_files=len(self.skipped))
-                monitor.scalars(self.step, values)
-                bar.set_postfix({k: f"{v:.3g}" for k, v in values.items() if k in ("g/total", "d/d_real", "images_per_s")})
+                if not ok:
+                    logged["nonfinite_skipped"] = 1
+                monitor.scalars(self.step, logged)
+                bar.set_postfix({k: f"{v:.3g}" for k, v in logged.items() if k in ("g/total", "d/d_real", "images_per_s")})
                 window_start, window_images = time.perf_counter(), 0
             if cfg.run.checkpoint_every > 0 and self.step % cfg.run.checkpoint_every == 0:
+                self._merge_skips()
                 self.save_checkpoint()
         bar.close()
         del batches
+        self._merge_skips()
         self.save_checkpoint()
         summary = self._finish()
         monitor.close()
@@ -254,7 +286,7 @@ class Trainer:
     def _finish(self) -> dict[str, Any]:
         nets = [self.generator] + ([self.discriminator] if self.discriminator is not None else [])
         digests = gather_objects(tuple(parameter_digest(n) for n in nets), self.info)
-        skipped = sorted({s for rank_list in gather_objects(self.skipped, self.info) for s in rank_list})
+        skipped = [f"{name}: {reason}" for name, reason in sorted(self.skipped.items())]
         summary = {
             "task": self.cfg.task,
             "steps": self.step,

@@ -18,8 +18,9 @@ SKIPPABLE = (OSError, ValueError)
 class SkippingDataset(Dataset):
     """Subclasses implement ``__len__``, ``name(index)`` and ``load(index, rng) -> dict``.
 
-    ``dataset[(index, seed)]`` returns ``load``'s dict plus ``skipped`` (list of "path: reason"),
-    trying the following indices when a sample cannot be read.
+    ``dataset[(index, seed)]`` returns ``load``'s dict plus ``skipped`` (list of ``(name, reason)``
+    of the samples that could not be read: ``name(i)`` and the error), trying the following
+    indices when a sample cannot be read.
     """
 
     def name(self, index: int) -> str:
@@ -30,7 +31,7 @@ class SkippingDataset(Dataset):
 
     def __getitem__(self, key: tuple[int, int] | int) -> dict[str, Any]:
         index, seed = key if isinstance(key, tuple) else (key, key)
-        skipped: list[str] = []
+        skipped: list[tuple[str, str]] = []
         for attempt in range(len(self)):
             i = (index + attempt) % len(self)
             try:
@@ -38,7 +39,7 @@ class SkippingDataset(Dataset):
             except DataLayoutError:
                 raise
             except SKIPPABLE as err:
-                skipped.append(f"{self.name(i)}: {err}")
+                skipped.append((self.name(i), str(err)))
                 continue
             sample["skipped"] = skipped
             return sample

@@ -16,7 +16,7 @@ from train.data.base import SkippingDataset
 from train.data.cache import ArrayCache
 from train.data.exemplar_warp import apply_grid
 from train.data.files import DataLayoutError, list_images, read_rgb, require, resize, to_tensor
-from train.data.warped_pairs import warped_exemplar
+from train.data.warped_pairs import warped_pair
 
 
 class FacePhotos(SkippingDataset):
@@ -56,8 +56,7 @@ class FacePhotos(SkippingDataset):
         if "error" in arrays:
             raise ValueError(f"{arrays['error']} (cached)")
         sem = torch.from_numpy(arrays["semantics"])
-        target = to_tensor(image)
-        ref, grid = warped_exemplar(rng, target, self.warp_strength)
+        target, ref, grid = warped_pair(rng, to_tensor(image), self.warp_strength)
         return {"ref_image": ref, "ref_semantics": apply_grid(sem, grid), "target_semantics": sem, "target": target}
 
 
@@ -107,6 +106,5 @@ class CelebAMaskHQ(SkippingDataset):
             return {"semantics": np.asarray(render_celebamask_semantics(parts, image, self.size, self.size), np.float32)}
 
         sem = torch.from_numpy(self.cache.get(path, compute)["semantics"])
-        target = to_tensor(image)
-        ref, grid = warped_exemplar(rng, target, self.warp_strength)
+        target, ref, grid = warped_pair(rng, to_tensor(image), self.warp_strength)
         return {"ref_image": ref, "ref_semantics": apply_grid(sem, grid), "target_semantics": sem, "target": target}

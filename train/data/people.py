@@ -16,26 +16,23 @@ from train.data.base import SkippingDataset
 from train.data.cache import ArrayCache
 from train.data.exemplar_warp import warp_points
 from train.data.files import DataLayoutError, list_images, read_rgb, require, resize, to_tensor
-from train.data.warped_pairs import warped_exemplar
+from train.data.warped_pairs import warped_pair
 
 
 def render(keypoints, height: int, width: int) -> torch.Tensor:
-    """(20,H,W) float32 pose semantics of a ``dynast.semantics.Keypoints``."""
+    """(20,H,W) float32 pose semantics of a ``dynast.semantics.Keypoints`` in H x W pixels: the
+    renderer inference uses (``dynast.semantics.render_pose``), nothing of our own."""
     from dynast.semantics import render_pose
 
-    return torch.from_numpy(np.asarray(render_pose(keypoints, height, width), np.float32))
+    return torch.from_numpy(render_pose(keypoints, height, width))
 
 
-def _pose_semantics(keypoints, src_hw: tuple[int, int], size: int) -> torch.Tensor:
-    """Draw at the photo's own size (as the release does), then resize to size x size: the three
-    colour channels nearest, the 17 distance maps bilinear."""
+def stretched(keypoints, src_hw: tuple[int, int], size: int):
+    """Keypoints of a (h, w) photo in the pixels of that photo resized to size x size (the
+    release's DeepFashion geometry; centre-aligned like ``FitTransform``)."""
     h, w = src_hw
-    sem = render(keypoints, h, w)
-    if (h, w) == (size, size):
-        return sem
-    colour = torch.nn.functional.interpolate(sem[None, :3], size=(size, size), mode="nearest")[0]
-    dist = torch.nn.functional.interpolate(sem[None, 3:], size=(size, size), mode="bilinear", align_corners=False)[0]
-    return torch.cat([colour, dist])
+    scale = np.array([size / w, size / h])
+    return keypoints.map_xy(lambda xy: (xy + 0.5) * scale - 0.5).drop_outside(size, size)
 
 
 def _normalise_entry(line: str) -> str:
@@ -108,7 +105,7 @@ class DeepFashion(SkippingDataset):
         image = read_rgb(self.root / entry)
         candidate, subset = self._pose_files(entry)
         keypoints, _warnings = read_openpose_txt(candidate, subset)
-        sem = _pose_semantics(keypoints, image.shape[:2], self.size)
+        sem = render(stretched(keypoints, image.shape[:2], self.size), self.size, self.size)
         return to_tensor(resize(image, self.size, self.size)), sem
 
     def load(self, index: int, rng: np.random.Generator) -> dict[str, torch.Tensor]:
@@ -158,9 +155,8 @@ class PeoplePhotos(SkippingDataset):
         if not bool(arrays["found"]):
             raise ValueError("no person found (cached)")
         fitted, transform = fit_to_size(photo, self.size, self.size)
-        keypoints = Keypoints(arrays["keypoints"]).map_xy(transform.to_dst)
-        target = to_tensor(fitted)
-        ref, grid = warped_exemplar(rng, target, self.warp_strength)
+        keypoints = transform.keypoints_to_dst(Keypoints(arrays["keypoints"])).drop_outside(self.size, self.size)
+        target, ref, grid = warped_pair(rng, to_tensor(fitted), self.warp_strength)
         moved = keypoints.array.copy()
         if keypoints.count():
             xy, visible = warp_points(keypoints.xy[keypoints.present].astype(np.float64), grid)

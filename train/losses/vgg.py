@@ -75,8 +75,9 @@ def load_vgg19_state(cache_dir: str | Path | None = None) -> dict[str, torch.Ten
 class VGG19Features(nn.Module):
     """Frozen VGG-19 up to the deepest requested layer.
 
-    ``forward(x, layers)``: x (B,3,H,W) in [-1,1] RGB -> dict layer name -> (B,C,H/s,W/s),
-    layer names ``relu{block}_{conv}`` (e.g. ``relu4_2``).
+    ``forward(x, layers)``: x (B,3,H,W) in [-1,1] RGB -> dict layer name -> (B,C,H/s,W/s)
+    float32, layer names ``relu{block}_{conv}`` (e.g. ``relu4_2``). Always computed in float32
+    (autocast is switched off inside), so fp16 training cannot overflow here.
     """
 
     def __init__(self, cache_dir: str | Path | None = None) -> None:
@@ -107,14 +108,16 @@ class VGG19Features(nn.Module):
         if unknown:
             raise KeyError(f"unknown VGG layers {sorted(unknown)}")
         out: dict[str, torch.Tensor] = {}
-        h = self.preprocess(x)
-        for conv in _CONVS:
-            h = F.relu(self.convs[conv](h))
-            name = _layer_name(conv)
-            if name in wanted:
-                out[name] = h
-                if len(out) == len(wanted):
-                    break
-            if conv in _POOL_AFTER:
-                h = F.max_pool2d(h, 2, 2)
+        # fp32 even under autocast: activations of 0..255 inputs overflow fp16 (max 65504)
+        with torch.autocast(x.device.type, enabled=False):
+            h = self.preprocess(x.float())
+            for conv in _CONVS:
+                h = F.relu(self.convs[conv](h))
+                name = _layer_name(conv)
+                if name in wanted:
+                    out[name] = h
+                    if len(out) == len(wanted):
+                        break
+                if conv in _POOL_AFTER:
+                    h = F.max_pool2d(h, 2, 2)
         return out
