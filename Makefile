@@ -1,4 +1,5 @@
-# make setup     - virtual environment in .venv with everything (app, training, tests)
+# make setup     - virtual environment in .venv with everything (app, training, tests):
+#                  requirements-dev.txt (requirements.txt alone is what the Space installs)
 # make app       - setup, then open the Gradio app on http://127.0.0.1:7860
 # make test      - setup, then the default test suite (fast, CPU)
 # make test-heavy- the opt-in tests: full-size model, live browser, DDP (see pytest markers)
@@ -17,11 +18,11 @@ STAMP := $(VENV)/.installed
 
 .PHONY: setup app test test-heavy lint bench clean
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q "$(TORCH)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
-	$(BIN)/python -m pip install -q -r requirements.txt
+	$(BIN)/python -m pip install -q -r requirements-dev.txt
 	$(BIN)/python -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
