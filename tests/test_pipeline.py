@@ -272,6 +272,11 @@ def test_checkpoint_resolution(ckpts: dict[str, Path], tmp_path: Path,
 
 
 def test_wrong_checkpoint_for_task(ckpts: dict[str, Path]) -> None:
-    p = DynaSTPipeline("style", ckpts["pose"], device="cpu", resolution=RES)
+    # the checkpoint's config.json names its task: refused before anything runs
+    with pytest.raises(MissingCheckpoint, match="is a pose checkpoint, not a style one"):
+        DynaSTPipeline("style", ckpts["pose"], device="cpu", resolution=RES)
+    # a model without that label is caught by its semantic widths
+    p = DynaSTPipeline("style", device="cpu", resolution=RES,
+                       model=DynaST.from_pretrained(ckpts["pose"]))
     with pytest.raises(PipelineError, match="expects 20-channel"):
         p(STYLE, CONTENT)

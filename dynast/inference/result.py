@@ -1,0 +1,223 @@
+"""What one pipeline call returns: the picture, its explanation, and the match inspector."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from PIL import Image
+
+from dynast import visualize as vis
+from dynast.inference.errors import PipelineError
+from dynast.semantics.image_io import FitTransform
+from dynast.tasks.spec import Prepared
+
+__all__ = ["BlockCandidates", "PipelineResult", "build_result"]
+
+Frame = Literal["output", "target"]
+
+
+@dataclass
+class BlockCandidates:
+    """The candidates of one query pixel in one transformer block.
+
+    ``query_xy`` is the query cell's centre and ``xy`` (n, 2) the candidates' centres, both
+    in model-canvas pixels of the target / reference; ``kept`` (n,) says which links survived
+    the dynamic pruning, ``weights`` (n,) are the warp weights W and ``attention`` (n,) the
+    attention A.
+    """
+
+    block: int
+    level: int
+    kind: str
+    stride: int
+    caption: str
+    query_cell: tuple[int, int]
+    query_xy: tuple[float, float]
+    xy: np.ndarray
+    kept: np.ndarray
+    weights: np.ndarray
+    attention: np.ndarray
+
+    @property
+    def n_kept(self) -> int:
+        return int(self.kept.sum())
+
+
+@dataclass
+class PipelineResult:
+    """Everything one pipeline call produced.
+
+    Attributes:
+        image: the generated picture, cropped to the target's aspect (at model scale).
+        semantics: the target semantics drawn (same frame as ``image``).
+        reference: the reference as the model saw it (the full model canvas).
+        warps: one (image, caption) per block, coarse to fine: the reference warped by the
+            block's weights, checkerboard where every link of a pixel was pruned.
+        confidences: one (image, caption) per block: the confidence map (viridis, 0..1),
+            checkerboard where every link was pruned.
+        timings: seconds per stage ("load", "semantics", "model", "visualise", "total").
+        warnings: notices for the user (downscaled inputs, several people, ...).
+        task, resolution, precision, device, top_k: what ran (resolution is the canvas (H, W)).
+        target_transform / reference_transform: canvas <-> the inputs as the task saw them.
+        model_input: the target as the model saw it (same frame as ``image``), None for
+            keypoint targets.
+        pasted: the output mapped back into the user's target photo, when the task fitted it
+            to the training frame (``fit=True``); else None.
+        checkpoint: the checkpoint directory's name ("" for a model passed in).
+    """
+
+    image: Image.Image
+    semantics: Image.Image
+    reference: Image.Image
+    warps: list[tuple[Image.Image, str]]
+    confidences: list[tuple[Image.Image, str]]
+    timings: dict[str, float]
+    warnings: list[str]
+    task: str
+    resolution: tuple[int, int]
+    precision: str
+    device: str
+    top_k: int
+    target_transform: FitTransform
+    reference_transform: FitTransform
+    blocks: list[Any] = field(default_factory=list)
+    _matches: list[dict[str, np.ndarray]] = field(default_factory=list, repr=False)
+    model_input: Image.Image | None = None
+    pasted: Image.Image | None = None
+    checkpoint: str = ""
+
+    @property
+    def captions(self) -> list[str]:
+        return [c for _, c in self.warps]
+
+    def to_canvas(self, x: float, y: float, frame: Frame = "output") -> tuple[float, float]:
+        """Map a pixel of the output image (or of the target as the task saw it) to the canvas."""
+        t = self.target_transform
+        if frame == "output":
+            return float(x + t.left), float(y + t.top)
+        if frame == "target":
+            cx, cy = t.to_dst(np.array([[x, y]], np.float64))[0]
+            return float(cx), float(cy)
+        raise ValueError(f"frame must be 'output' or 'target', got {frame!r}")
+
+    def matches_at(self, x: float, y: float, frame: Frame = "output") -> list[BlockCandidates]:
+        """For the target pixel (x, y), every block's candidates on the reference.
+
+        ``frame`` says which image the coordinates are in: "output" for the generated image
+        or the semantics drawing (they share a frame), "target" for the target image.
+        Coordinates outside are clipped to the nearest pixel of the content.
+        Dense blocks keep the query's best candidates by attention; sparse blocks all of
+        their 4k / 5k candidates (repeats included).
+        """
+        cx, cy = self.to_canvas(x, y, frame)
+        t = self.target_transform
+        cx = float(np.clip(cx, t.left, t.left + t.content_width - 1))
+        cy = float(np.clip(cy, t.top, t.top + t.content_height - 1))
+        out: list[BlockCandidates] = []
+        for i, (info, m) in enumerate(zip(self.blocks, self._matches)):
+            h, w, s = int(info.height), int(info.width), int(info.stride)
+            bx = int(np.clip(cx // s, 0, w - 1))
+            by = int(np.clip(cy // s, 0, h - 1))
+            q = by * w + bx
+            idx = m["indices"][q].astype(np.int64)
+            ry, rx = np.divmod(idx, w)
+            xy = np.stack([(rx + 0.5) * s - 0.5, (ry + 0.5) * s - 0.5], axis=1).astype(np.float32)
+            out.append(BlockCandidates(
+                block=i, level=int(info.level), kind=str(info.kind), stride=s,
+                caption=self.warps[i][1],
+                query_cell=(bx, by),
+                query_xy=((bx + 0.5) * s - 0.5, (by + 0.5) * s - 0.5),
+                xy=xy, kept=m["kept"][q].astype(bool), weights=m["weights"][q].astype(np.float32),
+                attention=m["attention"][q].astype(np.float32),
+            ))
+        return out
+
+    def inspect(self, x: float, y: float, frame: Frame = "output"
+                ) -> tuple[Image.Image, list[tuple[Image.Image, str]]]:
+        """Draw :meth:`matches_at`: the output with the query marked, and per block the
+        reference with the candidates (kept: green discs sized by weight; pruned: red x)."""
+        blocks = self.matches_at(x, y, frame)
+        cx, cy = self.to_canvas(x, y, frame)
+        t = self.target_transform
+        marked = vis.draw_query_marker(self.image, cx - t.left, cy - t.top)
+        panels = []
+        for b in blocks:
+            short = f"L{b.level} {b.kind}: {b.n_kept}/{len(b.kept)} kept"
+            img = vis.draw_candidates(self.reference, b.xy, b.kept, b.weights, cell=b.stride,
+                                      title=short)
+            caption = b.caption.removeprefix("warp · ")
+            panels.append((img, f"{caption}: {b.n_kept}/{len(b.kept)} links kept"))
+        return marked, panels
+
+    def timings_text(self) -> str:
+        """A one-line human summary of the timings."""
+        parts = [f"{k} {v:.2f} s" for k, v in self.timings.items() if k != "total"]
+        return (f"total {self.timings.get('total', 0.0):.2f} s ({', '.join(parts)}) · "
+                f"{self.resolution[1]}x{self.resolution[0]} · {self.precision} · {self.device} · "
+                f"top-k {self.top_k}")
+
+    def summary(self) -> dict[str, Any]:
+        """Plain data about the call (for ``--json`` and logs): what ran, timings, warnings."""
+        return {"task": self.task, "checkpoint": self.checkpoint,
+                "resolution": list(self.resolution), "precision": self.precision,
+                "device": self.device, "top_k": self.top_k,
+                "output_size": list(self.image.size[::-1]),
+                "timings": {k: round(v, 4) for k, v in self.timings.items()},
+                "warnings": list(self.warnings)}
+
+
+def _block_views(out: Any, i: int, tgt_tf: FitTransform, canvas: tuple[int, int]
+                 ) -> tuple[tuple[Image.Image, str], tuple[Image.Image, str], dict[str, Any]]:
+    """Warp panel, confidence panel and compact matches of block ``i`` of ``out``."""
+    H, W = canvas
+    info = out.blocks[i]
+    h, w = int(info.height), int(info.width)
+    m = out.matches[i]
+    kept = m.kept[0].cpu().numpy()
+    pruned = ~kept.reshape(h, w, -1).any(-1) if kept.size else np.ones((h, w), bool)
+    scale = f"1/{info.stride}" if int(info.stride) > 1 else "full"
+    cap = f"level {info.level} · {scale} ({w}x{h}) · {info.kind}"
+    warp = vis.upscale_nearest(vis.tensor_to_uint8(out.warps[i][0]), H, W)
+    warp = vis.mark_pruned(warp, vis.upscale_nearest(pruned.astype(np.uint8), H, W) > 0)
+    conf = out.confidence[i][0, 0].float().cpu().numpy()
+    conf_img = vis.confidence_image(conf, pruned, H, W)
+    frac = float(pruned.sum()) / pruned.size
+    matches = {
+        "indices": m.indices[0].cpu().numpy().astype(np.int32),
+        "kept": kept,
+        "weights": m.weights[0].float().cpu().numpy().astype(np.float16),
+        "attention": m.attention[0].float().cpu().numpy().astype(np.float16),
+    }
+    return ((Image.fromarray(tgt_tf.crop(warp)), f"warp · {cap}"),
+            (Image.fromarray(tgt_tf.crop(conf_img)),
+             f"confidence · {cap} · mean {conf.mean():.2f}, {100 * frac:.0f}% no match"),
+            matches)
+
+
+def build_result(out: Any, prepared: Prepared, *, task: str, precision: str, device: str,
+                 top_k: int, timings: dict[str, float], checkpoint: str = "") -> PipelineResult:
+    """Turn the model output (batch of 1, with warps and matches) into a :class:`PipelineResult`."""
+    if not bool(np.isfinite(out.image.float().cpu().numpy()).all()):
+        raise PipelineError("The model produced NaN or infinite values; try precision fp32.")
+    canvas = prepared.canvas
+    tgt_tf = prepared.target_transform
+    canvas_image = vis.tensor_to_uint8(out.image[0])
+    views = [_block_views(out, i, tgt_tf, canvas) for i in range(len(out.blocks))]
+    pasted = None
+    if prepared.framing is not None and prepared.original_target is not None:
+        content = np.ascontiguousarray(tgt_tf.crop(canvas_image))
+        pasted = Image.fromarray(prepared.framing.paste_back(content, prepared.original_target))
+    model_input = (Image.fromarray(np.ascontiguousarray(tgt_tf.crop(prepared.model_input)))
+                   if prepared.model_input is not None else None)
+    return PipelineResult(
+        image=Image.fromarray(np.ascontiguousarray(tgt_tf.crop(canvas_image))),
+        semantics=Image.fromarray(np.ascontiguousarray(tgt_tf.crop(prepared.preview))),
+        reference=Image.fromarray(prepared.reference),
+        warps=[v[0] for v in views], confidences=[v[1] for v in views],
+        timings=timings, warnings=list(prepared.warnings), task=task, resolution=canvas,
+        precision=precision, device=device, top_k=top_k, target_transform=tgt_tf,
+        reference_transform=prepared.reference_transform, blocks=list(out.blocks),
+        _matches=[v[2] for v in views], model_input=model_input, pasted=pasted,
+        checkpoint=checkpoint,
+    )
