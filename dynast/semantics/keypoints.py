@@ -42,7 +42,8 @@ class Keypoints:
 
     def __post_init__(self) -> None:
         try:
-            arr = np.array(self.array, dtype=np.float32, copy=True)
+            with np.errstate(over="ignore"):  # beyond float32's range becomes inf: refused below
+                arr = np.array(self.array, dtype=np.float32, copy=True)
         except (TypeError, ValueError) as exc:
             raise InvalidKeypoints(f"Keypoints need numbers, got {type(self.array)}") from exc
         if arr.shape != (NUM_JOINTS, 3):

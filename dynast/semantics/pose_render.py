@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from dynast.semantics._distance import distance_map
+from dynast.semantics.errors import InvalidSize
 from dynast.semantics.image_io import check_bounded
 from dynast.semantics.keypoints import LIMBS, Keypoints
 
@@ -103,7 +104,7 @@ def render_pose_preview(
     if background is None:
         return rgb
     if background.shape != (height, width, 3) or background.dtype != np.uint8:
-        raise ValueError(
+        raise InvalidSize(
             f"background must be uint8 ({height}, {width}, 3), got {background.dtype} "
             f"{background.shape}; resize it with fit_to_size first"
         )
