@@ -168,7 +168,8 @@ def test_matches_at_candidates(pose_result: PipelineResult) -> None:
             assert abs(float(b.weights.sum()) - 1.0) < 1e-2
     # clicking the same cell through the original target frame gives the same candidates
     tgt_w, tgt_h = Image.open(POSE_TGT).size
-    same = r.matches_at((20 + 0.5) * tgt_w / RES - 0.5, (30 + 0.5) * tgt_h / RES - 0.5, frame="target")
+    same = r.matches_at((20 + 0.5) * tgt_w / RES - 0.5, (30 + 0.5) * tgt_h / RES - 0.5,
+                        frame="target")
     assert all(np.array_equal(a.xy, b.xy) for a, b in zip(blocks, same))
 
 

@@ -65,6 +65,8 @@ class PipelineResult:
         pasted: the output mapped back into the user's target photo, when the task fitted it
             to the training frame (``fit=True``); else None.
         checkpoint: the checkpoint directory's name ("" for a model passed in).
+        confidence_maps: per block, float32 (h, w) at the block's grid: the raw confidence.
+        no_match: per block, bool (h, w): pixels whose links were all pruned.
     """
 
     image: Image.Image
@@ -86,6 +88,8 @@ class PipelineResult:
     model_input: Image.Image | None = None
     pasted: Image.Image | None = None
     checkpoint: str = ""
+    confidence_maps: list[np.ndarray] = field(default_factory=list, repr=False)
+    no_match: list[np.ndarray] = field(default_factory=list, repr=False)
 
     @property
     def captions(self) -> list[str]:
@@ -167,9 +171,13 @@ class PipelineResult:
                 "warnings": list(self.warnings)}
 
 
+Panel = tuple[Image.Image, str]
+
+
 def _block_views(out: Any, i: int, tgt_tf: FitTransform, canvas: tuple[int, int]
-                 ) -> tuple[tuple[Image.Image, str], tuple[Image.Image, str], dict[str, Any]]:
-    """Warp panel, confidence panel and compact matches of block ``i`` of ``out``."""
+                 ) -> tuple[Panel, Panel, dict[str, Any], np.ndarray, np.ndarray]:
+    """Warp panel, confidence panel, compact matches, raw confidence (h, w) and no-match
+    mask (h, w) of block ``i`` of ``out``."""
     H, W = canvas
     info = out.blocks[i]
     h, w = int(info.height), int(info.width)
@@ -192,7 +200,7 @@ def _block_views(out: Any, i: int, tgt_tf: FitTransform, canvas: tuple[int, int]
     return ((Image.fromarray(tgt_tf.crop(warp)), f"warp · {cap}"),
             (Image.fromarray(tgt_tf.crop(conf_img)),
              f"confidence · {cap} · mean {conf.mean():.2f}, {100 * frac:.0f}% no match"),
-            matches)
+            matches, conf.astype(np.float32), pruned)
 
 
 def build_result(out: Any, prepared: Prepared, *, task: str, precision: str, device: str,
@@ -219,5 +227,6 @@ def build_result(out: Any, prepared: Prepared, *, task: str, precision: str, dev
         precision=precision, device=device, top_k=top_k, target_transform=tgt_tf,
         reference_transform=prepared.reference_transform, blocks=list(out.blocks),
         _matches=[v[2] for v in views], model_input=model_input, pasted=pasted,
-        checkpoint=checkpoint,
+        checkpoint=checkpoint, confidence_maps=[v[3] for v in views],
+        no_match=[v[4] for v in views],
     )
