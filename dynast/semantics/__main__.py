@@ -5,6 +5,8 @@
         [--source-size HxW] --out OUT.npz
     python -m dynast.semantics face --from-image IMG [--size HxW] --out OUT.npz
     python -m dynast.semantics face --from-sketch IMG [--size HxW] --out OUT.npz
+    python -m dynast.semantics fit person|face --from-image IMG [--size HxW] --out OUT.png \\
+        [--transform OUT.json]   # the photo fitted to the training frame (framing.py)
 
 OUT.npz holds ``semantics`` (float32, C x H x W) and, for pose, ``keypoints`` (float32,
 18 x 3: x, y, present, in output pixels). Without --size the input's own size is used,
@@ -33,6 +35,7 @@ import numpy as np
 from dynast.semantics.errors import SemanticsError
 from dynast.semantics.face_photo import face_semantics_from_photo
 from dynast.semantics.face_sketch import face_semantics_from_sketch
+from dynast.semantics.framing import add_fit_parser, fit_command
 from dynast.semantics.image_io import default_size, load_image, parse_size, plan_fit
 from dynast.semantics.keypoints import Keypoints
 from dynast.semantics.openpose_io import read_openpose_txt, write_openpose_json, write_openpose_txt
@@ -69,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
         out = p.add_mutually_exclusive_group(required=True)
         out.add_argument("--out", type=Path, help="output .npz (one input)")
         out.add_argument("--out-dir", type=Path, help="output folder (several inputs)")
+    add_fit_parser(sub)
     return parser
 
 
@@ -138,6 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = _parser().parse_args(argv)
     try:
+        if args.kind == "fit":
+            return fit_command(args)
         size = parse_size(args.size) if args.size else None
         if args.kind == "pose" and args.from_openpose:
             if size is None or args.out is None:

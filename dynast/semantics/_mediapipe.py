@@ -12,7 +12,10 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["run_pose", "run_face_mesh", "run_face_detection", "mediapipe_connections"]
+__all__ = [
+    "run_pose", "run_pose_with_mask", "run_face_mesh", "run_face_detection",
+    "mediapipe_connections",
+]
 
 
 class _Lazy:
@@ -43,6 +46,13 @@ _POSE = _Lazy(
         min_detection_confidence=0.5,
     )
 )
+# The same pose model with its person segmentation output (used to cut people out).
+_POSE_MASK = _Lazy(
+    lambda mp: mp.solutions.pose.Pose(
+        static_image_mode=True, model_complexity=1, enable_segmentation=True,
+        min_detection_confidence=0.5,
+    )
+)
 _FACE_MESH = _Lazy(
     lambda mp: mp.solutions.face_mesh.FaceMesh(
         static_image_mode=True, max_num_faces=4, refine_landmarks=True,
@@ -68,6 +78,22 @@ def run_pose(rgb: np.ndarray) -> np.ndarray | None:
     return np.array(
         [[p.x * w, p.y * h, p.visibility] for p in result.pose_landmarks.landmark], np.float64
     )
+
+
+def run_pose_with_mask(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """MediaPipe pose with segmentation on uint8 RGB (H, W, 3).
+
+    Returns (landmarks (33, 3) float64: x, y pixels and visibility, person mask (H, W) float32
+    in [0, 1]) for the one person MediaPipe follows, or None.
+    """
+    result = _POSE_MASK.process(rgb)
+    if result.pose_landmarks is None or result.segmentation_mask is None:
+        return None
+    h, w = rgb.shape[:2]
+    landmarks = np.array(
+        [[p.x * w, p.y * h, p.visibility] for p in result.pose_landmarks.landmark], np.float64
+    )
+    return landmarks, np.asarray(result.segmentation_mask, np.float32)
 
 
 def run_face_mesh(rgb: np.ndarray) -> list[np.ndarray]:

@@ -1,0 +1,283 @@
+"""Fit a photo of a person to DeepFashion's frame: one person, centred, on near-white.
+
+Steps: MediaPipe pose with its person segmentation (model_complexity=1) finds the person
+(retried on a copy with a border of edge pixels when the person fills the frame; with several
+people, on a crop around the largest face's body, with a warning); the mask's connected parts
+that hold a visible landmark are the person; the person is scaled, placed and cut onto the
+DeepFashion background colour as DeepFashion frames bodies:
+
+* full body (both ankles visible): the head top and the
+  feet (the mask's top and bottom) at :data:`FULL_HEAD_TOP` and :data:`FULL_FEET` of the
+  frame height, the mask's horizontal centre at :data:`CENTRE_X` of a 256 x 176-aspect frame;
+* otherwise (a close-up): the head top at :data:`CLOSE_HEAD_TOP` and the hips (or, without
+  hips, the shoulders) at :data:`CLOSE_HIPS` (:data:`CLOSE_SHOULDERS`).
+
+A person wider than the frame is scaled down to fit, with a warning. For model sizes wider
+than 256 x 176 (e.g. 256 x 256, the release's size) the 176-aspect frame sits in the middle
+and the background fills the sides, as in the release's padded pictures.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from dynast.semantics import _mediapipe
+from dynast.semantics.errors import NoPersonFound
+from dynast.semantics.framing_base import Framed, FramingTransform, warp_image
+from dynast.semantics.image_io import ImageSource, check_size, load_image
+from dynast.semantics.pose_extract import _largest_face_crop
+
+__all__ = [
+    "BACKGROUND", "CENTRE_X", "CLOSE_HEAD_TOP", "CLOSE_HIPS", "CLOSE_SHOULDERS",
+    "FULL_FEET", "FULL_HEAD_TOP", "FRAME_ASPECT", "PersonDetection", "detect_person",
+    "fit_person",
+]
+
+# DeepFashion framing, measured by scripts/measure_framing.py (detect_person below, on the
+# DeepFashion photos of the shared sample set: 23 full-body In-shop pictures, their 176-wide
+# content resized to 256 x 176, and 3 high-resolution close-ups). Fractions of the frame
+# height (vertical) and width (horizontal), pixel edges: 0 = top/left edge, 1 = bottom/right.
+FULL_HEAD_TOP = 0.017  # mean mask top of the full-body photos (sd 0.009)
+FULL_FEET = 0.981  # mean mask bottom (sd 0.010)
+CENTRE_X = 0.483  # mean horizontal centre of the mask's box (sd 0.040)
+CLOSE_HEAD_TOP = 0.0  # close-ups: the head touches the top edge (all three)
+CLOSE_HIPS = 0.657  # close-ups: mean height of the hip midpoint (0.612-0.743)
+CLOSE_SHOULDERS = 0.296  # close-ups: mean height of the shoulder midpoint (0.267-0.317)
+BACKGROUND = (240, 241, 242)  # median RGB of the full-body photos' background
+FRAME_ASPECT = 176 / 256  # width / height of DeepFashion's frame
+
+MAX_SIDE = 1024
+MASK_THRESHOLD = 0.5
+_ANKLES = (27, 28)
+_SHOULDERS = (11, 12)
+_HIPS = (23, 24)
+
+
+@dataclass(frozen=True, eq=False)
+class PersonDetection:
+    """One person in a photo, in pixels of that photo (pixel centres at integers).
+
+    ``mask``: (H, W) float32 in [0, 1], the person only. ``landmarks``: (33, 3) MediaPipe pose
+    (x, y, visibility). ``box``: (left, top, right, bottom) pixel edges of ``mask > 0.5``.
+    """
+
+    mask: np.ndarray
+    landmarks: np.ndarray
+    box: tuple[float, float, float, float]
+    warnings: tuple[str, ...]
+
+    def visible(self, ids: tuple[int, ...], threshold: float = 0.5) -> bool:
+        """True when all the landmarks ``ids`` are visible and inside the photo."""
+        h, w = self.mask.shape
+        lm = self.landmarks[list(ids)]
+        inside = (lm[:, 0] >= 0) & (lm[:, 0] <= w - 1) & (lm[:, 1] >= 0) & (lm[:, 1] <= h - 1)
+        return bool(np.all((lm[:, 2] >= threshold) & inside))
+
+    def level(self, ids: tuple[int, ...]) -> float:
+        """Mean y of the landmarks ``ids``."""
+        return float(self.landmarks[list(ids), 1].mean())
+
+
+def _person_component(mask: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """(H, W) bool: the parts of ``mask > 0.5`` that hold a visible landmark (else the largest)."""
+    count, labels = cv2.connectedComponents((mask > MASK_THRESHOLD).astype(np.uint8), 8)
+    if count <= 1:
+        return np.zeros(mask.shape, bool)
+    h, w = mask.shape
+    keep = set()
+    for x, y, vis in landmarks:
+        xi, yi = int(round(x)), int(round(y))
+        if vis >= 0.5 and 0 <= xi < w and 0 <= yi < h and labels[yi, xi] > 0:
+            keep.add(int(labels[yi, xi]))
+    if not keep:
+        sizes = np.bincount(labels.ravel())[1:]
+        keep = {int(np.argmax(sizes)) + 1}
+    return np.isin(labels, sorted(keep))
+
+
+def _torso(landmarks: np.ndarray) -> int:
+    return int((landmarks[list(_SHOULDERS + _HIPS), 2] >= 0.5).sum())
+
+
+def _pose_mask(
+    rgb: np.ndarray, box: tuple[int, int, int, int], pads: tuple[float, ...] = (0.0,)
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Pose with mask in ``rgb[y0:y1, x0:x1]`` (``box`` = x0, y0, x1, y1), mapped back to
+    ``rgb``'s pixels (mask (H, W)); each of ``pads`` (fractions of the side) adds a border of
+    edge pixels, for people who fill the region. The try with the most torso joints wins."""
+    x0, y0, x1, y1 = box
+    region = rgb[y0:y1, x0:x1]
+    best = None
+    for pad_frac in pads:
+        pad = round(pad_frac * max(region.shape[:2]))
+        img = cv2.copyMakeBorder(region, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+        found = _mediapipe.run_pose_with_mask(img)
+        if found is None:
+            continue
+        landmarks, mask = found
+        landmarks[:, :2] += (x0 - pad, y0 - pad)
+        if best is None or _torso(landmarks) > _torso(best[0]):
+            full = np.zeros(rgb.shape[:2], np.float32)
+            full[y0:y1, x0:x1] = mask[pad:pad + y1 - y0, pad:pad + x1 - x0]
+            best = (landmarks, full)
+        if _torso(landmarks) == 4:
+            break
+    return best
+
+
+def _search(
+    rgb: np.ndarray, box: tuple[int, int, int, int]
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The person in ``box``: the whole region first, then overlapping windows of 1/2 and 1/3
+    of its size (MediaPipe misses people much smaller than the picture)."""
+    found = _pose_mask(rgb, box, (0.0, 0.25))
+    if found is not None and _torso(found[0]) == 4:
+        return found
+    x0, y0, x1, y1 = box
+    for parts in (2, 3):
+        wh, ww = (y1 - y0) / parts, (x1 - x0) / parts
+        for i in range(2 * parts - 1):
+            for j in range(2 * parts - 1):
+                top, left = y0 + round(i * wh / 2), x0 + round(j * ww / 2)
+                window = (left, top, left + round(ww), top + round(wh))
+                seen = _pose_mask(rgb, window)
+                if seen is not None and (found is None or _rank(seen) > _rank(found)):
+                    found = seen
+        if found is not None and _torso(found[0]) == 4:
+            break
+    return found
+
+
+def _rank(found: tuple[np.ndarray, np.ndarray]) -> tuple[int, float]:
+    return _torso(found[0]), float((found[1] > MASK_THRESHOLD).sum())
+
+
+def _refine(
+    rgb: np.ndarray, found: tuple[np.ndarray, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Run again on a crop around the person found, with a margin (the whole person in view,
+    at a better resolution); keeps the first result if the second is worse."""
+    landmarks, mask = found
+    ys, xs = np.nonzero(mask > MASK_THRESHOLD)
+    vis = landmarks[landmarks[:, 2] >= 0.5, :2]
+    if ys.size == 0:
+        return found
+    lo = np.minimum([xs.min(), ys.min()], vis.min(axis=0) if len(vis) else np.inf)
+    hi = np.maximum([xs.max(), ys.max()], vis.max(axis=0) if len(vis) else -np.inf)
+    margin = 0.2 * (hi - lo).max()
+    h, w = rgb.shape[:2]
+    box = (
+        int(max(0, lo[0] - margin)), int(max(0, lo[1] - margin)),
+        int(min(w, hi[0] + margin + 1)), int(min(h, hi[1] + margin + 1)),
+    )
+    again = _pose_mask(rgb, box, (0.0, 0.25))
+    return again if again is not None and _torso(again[0]) >= _torso(landmarks) else found
+
+
+def detect_person(image: ImageSource) -> PersonDetection:
+    """Find the (largest) person in a photo: mask, landmarks and box in its pixels.
+
+    Raises :class:`NoPersonFound` when nobody (or too little of anybody) is seen.
+    """
+    rgb = load_image(image)
+    h, w = rgb.shape[:2]
+    factor = min(1.0, MAX_SIDE / max(h, w))
+    small = rgb if factor == 1.0 else cv2.resize(
+        rgb, (round(w * factor), round(h * factor)), interpolation=cv2.INTER_AREA
+    )
+    sh, sw = small.shape[:2]
+    warnings: list[str] = []
+    found = None
+    crop = _largest_face_crop(small)
+    if crop is not None:
+        region, x0, y0, faces = crop
+        found = _search(small, (x0, y0, x0 + region.shape[1], y0 + region.shape[0]))
+        warnings.append(
+            f"{faces} people found; using the largest. Crop the photo to one person to "
+            "choose another."
+        )
+    if found is None:
+        found = _search(small, (0, 0, sw, sh))
+    if found is None:
+        raise NoPersonFound(
+            "no person found in the image; use a photo that shows one person's head and body, "
+            "standing out from the background (full-body works best)"
+        )
+    landmarks, mask_small = _refine(small, found)
+    person = _person_component(mask_small, landmarks)
+    if person.sum() < 0.002 * sh * sw or person.sum() < 64:
+        raise NoPersonFound(
+            "the person found is too small or not separable from the background; use a photo "
+            "where the person is larger and stands out from the background"
+        )
+    soft = mask_small * cv2.dilate(person.astype(np.uint8), np.ones((5, 5), np.uint8))
+    # Back to the photo's pixels.
+    fx, fy = sw / w, sh / h
+    landmarks[:, 0] = (landmarks[:, 0] + 0.5) / fx - 0.5
+    landmarks[:, 1] = (landmarks[:, 1] + 0.5) / fy - 0.5
+    if factor != 1.0:
+        soft = cv2.resize(soft, (w, h), interpolation=cv2.INTER_LINEAR)
+    ys, xs = np.nonzero(soft > MASK_THRESHOLD)
+    if ys.size == 0:
+        raise NoPersonFound("no person found in the image; use a clearer photo of one person")
+    box = (xs.min() - 0.5, ys.min() - 0.5, xs.max() + 0.5, ys.max() + 0.5)
+    return PersonDetection(soft.astype(np.float32), landmarks, box, tuple(warnings))
+
+
+def person_transform(
+    det: PersonDetection, size: tuple[int, int]
+) -> tuple[FramingTransform, list[str]]:
+    """The similarity (scale + shift) that frames ``det``'s person as DeepFashion does."""
+    height, width = size
+    ph, pw = det.mask.shape
+    left, top, right, bottom = det.box
+    warnings: list[str] = []
+    if det.visible(_ANKLES):
+        scale = (FULL_FEET - FULL_HEAD_TOP) * height / (bottom - top)
+        head = FULL_HEAD_TOP
+    else:
+        head = CLOSE_HEAD_TOP
+        if det.visible(_HIPS):
+            scale = (CLOSE_HIPS - CLOSE_HEAD_TOP) * height / (det.level(_HIPS) - top)
+        elif det.visible(_SHOULDERS):
+            scale = (CLOSE_SHOULDERS - CLOSE_HEAD_TOP) * height / (det.level(_SHOULDERS) - top)
+        else:
+            scale = height / (bottom - top)
+        warnings.append(
+            "the feet are not visible: framed as a DeepFashion close-up (head to thighs); a "
+            "full-body photo works best"
+        )
+    if top < 1.5:
+        warnings.append("the head touches the top of the photo; it may be cut off")
+    if scale * (right - left) > 0.98 * width:
+        scale = 0.98 * width / (right - left)
+        warnings.append("the person is wider than the training frame; scaled down to fit")
+    frame_width = FRAME_ASPECT * height
+    centre_x = (width - frame_width) / 2 + CENTRE_X * frame_width
+    # Fractions f of the frame are at f * side - 0.5 in pixel-centre coordinates.
+    tx = centre_x - 0.5 - scale * (left + right) / 2
+    ty = head * height - 0.5 - scale * top
+    matrix = np.array([[scale, 0.0, tx], [0.0, scale, ty]])
+    return FramingTransform(matrix, (ph, pw), (height, width)), warnings
+
+
+def fit_person(photo: ImageSource, size: tuple[int, int] = (256, 176)) -> Framed:
+    """Cut the person out of ``photo`` and frame them as DeepFashion does.
+
+    ``photo``: (H, W, 3) uint8 RGB or anything :func:`load_image` reads. ``size``: (h, w) of
+    the model frame, multiples of 8. Returns :class:`Framed` with ``image`` (h, w, 3) uint8:
+    the person on :data:`BACKGROUND`. Raises :class:`NoPersonFound`.
+    """
+    check_size(*size)
+    rgb = load_image(photo)
+    det = detect_person(rgb)
+    transform, warnings = person_transform(det, size)
+    image = warp_image(rgb, transform.matrix, size, border=None).astype(np.float32)
+    alpha = warp_image(det.mask, transform.matrix, size, border=0.0)[..., None]
+    bg = np.array(BACKGROUND, np.float32)
+    fitted = np.clip(np.rint(alpha * image + (1 - alpha) * bg), 0, 255).astype(np.uint8)
+    return Framed(
+        fitted, transform, list(det.warnings) + warnings, kind="person", background=BACKGROUND
+    )

@@ -1,0 +1,256 @@
+"""Fitting photos to the training frame (dynast.semantics.framing), without a network.
+
+Real DeepFashion people and CelebA-HQ faces (tests/assets/framing) are pasted onto larger
+cluttered photos at random scales, offsets and (faces) rotations up to 20 degrees; fitting
+the canvas must bring them back to their original framing.
+
+People: the person's box in the original DeepFashion picture, carried through the paste and
+the fitted transform, must cover the box of the original (IoU >= 0.85) once both are at the
+same horizontal centre: fitting puts every person's centre at DeepFashion's mean
+(``CENTRE_X``; the photos themselves scatter around it with sd 0.04 of the width, which no
+method can recover), and that centre is checked separately (within 1 pixel).
+Faces: the original's eye centres, carried through, must land within 2% of the side of where
+they are in the original CelebA-HQ picture. (Re-aligning the 112 CelebA-HQ photos of the
+shared sample set as they are moves their eyes by 0.5% of the side (median); one of them,
+ddnm_00273, is aligned differently in the data set and moves by 2.5%.)
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from dynast.semantics import InvalidSize, NoFaceFound, NoPersonFound, load_image
+from dynast.semantics.face_photo import detect_face_landmarks
+from dynast.semantics.framing import Framed, FramingTransform, fit_face, fit_person
+from dynast.semantics.framing_face import face_anchors
+from dynast.semantics.framing_person import BACKGROUND, CENTRE_X, FRAME_ASPECT, detect_person
+from dynast.semantics.keypoints import Keypoints
+
+ASSETS = Path(__file__).parent / "assets" / "framing"
+PEOPLE = sorted(ASSETS.glob("person_*.jpg"))
+FACES = sorted(ASSETS.glob("face_*.jpg"))
+CANVASES = sorted(ASSETS.glob("canvas_*.jpg"))
+
+
+def _deepfashion(path: Path) -> np.ndarray:
+    """The 256 x 176 DeepFashion picture inside a 256 x 256 padded asset."""
+    return np.ascontiguousarray(load_image(path)[:, 40:216])
+
+
+def _canvas(rng: np.random.Generator, min_side: int) -> np.ndarray:
+    photo = load_image(CANVASES[rng.integers(len(CANVASES))])
+    h, w = (int(v) for v in rng.integers(min_side, min_side + 400, size=2))
+    return cv2.resize(photo, (w, h), interpolation=cv2.INTER_CUBIC)
+
+
+def _paste(
+    canvas: np.ndarray, picture: np.ndarray, scale: float, angle: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Paste ``picture`` scaled and rotated at a random place inside ``canvas``.
+
+    Returns the new canvas and the (2, 3) picture -> canvas matrix.
+    """
+    ph, pw = picture.shape[:2]
+    h, w = canvas.shape[:2]
+    rot = cv2.getRotationMatrix2D(((pw - 1) / 2, (ph - 1) / 2), angle, scale)
+    corners = np.array([[-0.5, -0.5, 1], [pw - 0.5, -0.5, 1], [-0.5, ph - 0.5, 1],
+                        [pw - 0.5, ph - 0.5, 1]]) @ rot.T
+    lo, hi = corners.min(axis=0), corners.max(axis=0)
+    assert (hi - lo < [w, h]).all(), "the canvas is too small for this paste"
+    offset = [rng.uniform(-lo[0], w - hi[0]), rng.uniform(-lo[1], h - hi[1])]
+    rot[:, 2] += offset
+    flags = cv2.INTER_AREA if scale < 1 and angle == 0 else cv2.INTER_CUBIC
+    warped = cv2.warpAffine(picture, rot, (w, h), flags=flags, borderMode=cv2.BORDER_REPLICATE)
+    inside = cv2.warpAffine(np.ones((ph, pw), np.uint8), rot, (w, h), flags=cv2.INTER_NEAREST)
+    return np.where(inside[..., None] > 0, warped, canvas), rot
+
+
+def _apply(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
+    return points @ matrix[:, :2].T + matrix[:, 2]
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+def _person_case(path: Path, seed: int, size: tuple[int, int] = (256, 176)) -> dict[str, float]:
+    rng = np.random.default_rng(seed)
+    picture = _deepfashion(path)
+    box = np.array(detect_person(picture).box)
+    canvas = _canvas(rng, 600)
+    h, w = canvas.shape[:2]
+    scale = rng.uniform(0.8, 0.95 * min(h / 256, w / 176))
+    pasted, matrix = _paste(canvas, picture, scale, 0.0, rng)
+    framed = fit_person(pasted, size)
+    corners = np.array([[box[0], box[1]], [box[2], box[3]]])
+    got = framed.transform.to_model(_apply(matrix, corners)).ravel()
+    # The original box in the model frame: same place when the frame is 256 x 176; in the
+    # middle when the model frame is wider.
+    frame_scale = size[0] / 256
+    left = (size[1] - FRAME_ASPECT * size[0]) / 2
+    want = (box + 0.5) * frame_scale - 0.5 + [left, 0, left, 0]
+    expected_centre = left + CENTRE_X * FRAME_ASPECT * size[0] - 0.5
+    shift = (got[0] + got[2]) / 2 - (want[0] + want[2]) / 2
+    return {
+        "iou": _iou(got, want),
+        "iou_same_centre": _iou(got, want + [shift, 0, shift, 0]),
+        "centre_error": abs((got[0] + got[2]) / 2 - expected_centre),
+        "warnings": len(framed.warnings),
+    }
+
+
+@pytest.mark.parametrize("path", PEOPLE, ids=lambda p: p.stem)
+def test_person_on_clutter_comes_back_to_deepfashion_framing(path: Path) -> None:
+    case = _person_case(path, seed=PEOPLE.index(path))
+    assert case["iou_same_centre"] >= 0.85, case
+    assert case["centre_error"] <= 1.0, case
+    assert case["warnings"] == 0, case
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("size", [(256, 176), (256, 256), (512, 352)], ids=str)
+@pytest.mark.parametrize("path", PEOPLE, ids=lambda p: p.stem)
+def test_person_framing_many_placements(path: Path, size: tuple[int, int]) -> None:
+    for seed in range(10, 16):
+        case = _person_case(path, seed, size)
+        assert case["iou_same_centre"] >= 0.85, (seed, case)
+        assert case["centre_error"] <= size[0] / 256, (seed, case)
+
+
+def _face_case(path: Path, seed: int) -> tuple[float, Framed, np.ndarray]:
+    rng = np.random.default_rng(100 + seed)
+    face = load_image(path)
+    eyes = face_anchors(detect_face_landmarks(face)[0])[:2]
+    canvas = _canvas(rng, 700)
+    scale = rng.uniform(0.7, 2.0)
+    angle = rng.uniform(-20, 20)
+    pasted, matrix = _paste(canvas, face, scale, angle, rng)
+    framed = fit_face(pasted, face.shape[:2])
+    got = framed.transform.to_model(_apply(matrix, eyes))
+    error = float(np.abs(got - eyes).max() / face.shape[1])
+    return error, framed, pasted
+
+
+@pytest.mark.parametrize("path", FACES, ids=lambda p: p.stem)
+def test_face_on_clutter_comes_back_to_celebahq_framing(path: Path) -> None:
+    error, framed, _ = _face_case(path, FACES.index(path))
+    assert error <= 0.02, f"eye centres {error:.4f} of the side from the original's"
+    assert framed.warnings == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", FACES, ids=lambda p: p.stem)
+def test_face_framing_many_placements(path: Path) -> None:
+    errors = [_face_case(path, seed)[0] for seed in range(10, 18)]
+    assert max(errors) <= 0.02, errors
+
+
+def test_face_paste_back_changes_only_the_feathered_crop() -> None:
+    _, framed, pasted = _face_case(FACES[0], 7)
+    output = (255 - framed.image).copy()
+    result = framed.paste_back(output, pasted)
+    assert result.shape == pasted.shape and result.dtype == np.uint8
+    # Where the crop square (feather included) does not reach, the photo is bit-exact.
+    h, w = framed.transform.model_size
+    support = cv2.warpAffine(
+        np.ones((h, w), np.uint8), framed.transform.inverse, pasted.shape[1::-1],
+        flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0,
+    )
+    near = cv2.dilate(support, np.ones((3, 3), np.uint8)) > 0
+    assert np.array_equal(result[~near], pasted[~near])
+    changed = np.any(result != pasted, axis=-1)
+    assert changed[near].mean() > 0.5
+    # The middle of the crop is the output itself.
+    centre = framed.transform.to_original(np.array([[w / 2, h / 2]]))[0].round().astype(int)
+    inner = framed.transform.to_model(centre[None].astype(float))[0].round().astype(int)
+    diff = np.abs(result[centre[1], centre[0]].astype(int) - output[inner[1], inner[0]])
+    assert diff.max() <= 40
+
+
+def test_person_paste_back_maps_the_output_into_the_photo_frame() -> None:
+    rng = np.random.default_rng(3)
+    canvas = _canvas(rng, 600)
+    pasted, _ = _paste(canvas, _deepfashion(PEOPLE[1]), 1.7, 0.0, rng)
+    framed = fit_person(pasted)
+    back = framed.paste_back(framed.image, pasted)
+    assert back.shape == pasted.shape
+    person = detect_person(pasted).mask > 0.9
+    person = cv2.erode(person.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
+    diff = np.abs(back[person].astype(int) - pasted[person].astype(int))
+    assert diff.mean() < 12, diff.mean()
+    h, w = framed.transform.model_size
+    outside = np.ones(pasted.shape[:2], bool)
+    x0, y0 = framed.transform.to_original(np.array([[-0.5, -0.5]]))[0]
+    x1, y1 = framed.transform.to_original(np.array([[w - 0.5, h - 0.5]]))[0]
+    outside[max(0, int(y0) - 1):int(y1) + 2, max(0, int(x0) - 1):int(x1) + 2] = False
+    assert (back[outside] == BACKGROUND).all()
+
+
+def test_fitted_person_sits_on_the_deepfashion_background() -> None:
+    framed = fit_person(_deepfashion(PEOPLE[0]), (256, 256))
+    assert framed.image.shape == (256, 256, 3) and framed.image.dtype == np.uint8
+    for corner in (framed.image[0, 0], framed.image[-1, -1], framed.image[128, 2]):
+        assert np.abs(corner.astype(int) - BACKGROUND).max() <= 2
+
+
+def test_transform_maps_points_both_ways_and_round_trips_through_json() -> None:
+    framed = fit_face(load_image(FACES[1]))
+    t = framed.transform
+    points = np.array([[0.0, 0.0], [100.5, 37.25], [255.0, 255.0]])
+    np.testing.assert_allclose(t.to_original(t.to_model(points)), points, atol=1e-9)
+    again = FramingTransform.from_json(json.dumps(t.to_json()))
+    np.testing.assert_allclose(again.matrix, t.matrix)
+    assert again.original_size == t.original_size and again.model_size == t.model_size
+    keypoints = Keypoints.from_xy([[120.0, 60.0]] + [None] * 16 + [[-500.0, 5.0]])
+    moved = t.keypoints_to_model(keypoints).array
+    np.testing.assert_allclose(moved[0, :2], t.to_model(np.array([[120.0, 60.0]]))[0], atol=1e-3)
+    assert moved[0, 2] == 1 and moved[17, 2] == 0  # left the frame: missing
+
+
+def test_several_faces_use_the_largest_with_a_warning() -> None:
+    canvas = cv2.resize(load_image(CANVASES[0]), (900, 500))
+    small, big = load_image(FACES[0]), load_image(FACES[2])
+    canvas[40:40 + 160, 40:40 + 160] = cv2.resize(small, (160, 160), interpolation=cv2.INTER_AREA)
+    canvas[100:100 + 330, 500:500 + 330] = cv2.resize(big, (330, 330))
+    framed = fit_face(canvas)
+    assert any("faces found" in w for w in framed.warnings)
+    eyes = framed.transform.to_original(np.array([[97.0, 123.0], [160.0, 123.0]]))
+    assert (eyes[:, 0] > 500).all(), "the larger face (on the right) must be used"
+
+
+def test_errors_say_what_to_do() -> None:
+    gradient = np.tile(np.linspace(0, 255, 300, dtype=np.uint8)[None, :, None], (200, 1, 3))
+    with pytest.raises(NoPersonFound, match="photo"):
+        fit_person(gradient)
+    with pytest.raises(NoFaceFound, match="photo"):
+        fit_face(gradient)
+    with pytest.raises(InvalidSize):
+        fit_person(_deepfashion(PEOPLE[0]), (250, 176))
+    framed = fit_face(load_image(FACES[0]))
+    with pytest.raises(ValueError, match="uint8"):
+        framed.paste_back(np.zeros((10, 10, 3), np.uint8), load_image(FACES[0]))
+    with pytest.raises(ValueError, match="original photo"):
+        framed.paste_back(framed.image, np.zeros((5, 5, 3), np.uint8))
+
+
+def test_fit_command_writes_the_picture_and_transform(tmp_path: Path, capsys) -> None:
+    from dynast.semantics.__main__ import main
+
+    out, tjson = tmp_path / "fit" / "face.png", tmp_path / "face.json"
+    code = main(["fit", "face", "--from-image", str(FACES[1]), "--size", "128x128",
+                 "--out", str(out), "--transform", str(tjson)])
+    assert code == 0
+    assert load_image(out).shape == (128, 128, 3)
+    t = FramingTransform.from_json(tjson.read_text())
+    assert t.model_size == (128, 128) and t.original_size == (256, 256)
+    painting = Path(__file__).parent / "assets" / "semantics" / "painting_mondrian.jpg"
+    code = main(["fit", "face", "--from-image", str(painting), "--out", str(out)])
+    assert code == 2
+    assert "no face found" in capsys.readouterr().err
