@@ -216,6 +216,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     model.save_pretrained(args.out_dir)
+    from dynast.inference.checkpoints import mark_task
+
+    mark_task(args.out_dir, args.task)  # config.json names the task (inferred without --task)
     cfg = model.config
     print(f"wrote {args.out_dir}: ngf={cfg.ngf} semantic_nc={cfg.semantic_nc} train_size={cfg.train_size}")
     return 0

@@ -181,7 +181,7 @@ def _explicit(source: str, task: str | None, roots: list[Path],
                                 f"{CONFIG_NAME} and {WEIGHTS_NAME} (convert an authors' .pth "
                                 "with `python -m dynast.convert FILE DIR`)")
     remote = parse_remote(source)
-    looks_like_path = source.startswith((".", "/", "~")) or os.sep * 2 in source
+    looks_like_path = source.startswith((".", "/", "~"))
     if remote is not None and not looks_like_path:
         if task is not None and remote.task is not None and remote.task != task:
             raise MissingCheckpoint(f"{what} serves {remote.task}, not {task}")
