@@ -180,3 +180,46 @@ def test_face_photos_cache_semantics_once(tmp_path: Path, monkeypatch: pytest.Mo
     assert torch.equal(first["target_semantics"], again["target_semantics"])
     assert not torch.equal(first["ref_image"], again["ref_image"])  # a different random exemplar warp
     assert first["target_semantics"].shape[0] == ds.semantic_nc
+
+
+def _colour_stats(image: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """(3,H,W) -> (3, 2): per-channel mean and std over the pixels in ``mask`` (H,W) bool."""
+    pixels = image.flatten(1) if mask is None else image[:, mask]
+    return torch.stack([pixels.mean(1), pixels.std(1)], 1)
+
+
+def _in_frame(grid: np.ndarray) -> torch.Tensor:
+    """Exemplar pixels whose source lies inside the target (at least a pixel from the border)."""
+    h, w = grid.shape[:2]
+    margin = np.array([2 / w, 2 / h])
+    return torch.from_numpy((np.abs(grid) <= 1 - margin).all(-1))
+
+
+def test_exemplar_colours_match_the_target_up_to_the_warp() -> None:
+    """Only geometry differs between exemplar and target: the jitter reaches both."""
+    from train.data.files import read_rgb, resize, to_tensor
+    from train.data.warped_pairs import warped_pair
+
+    photo = to_tensor(resize(read_rgb(sorted((ASSETS / "faces").glob("*.jpg"))[0]), 64, 64))
+    jittered, diffs = 0, []
+    for seed in range(8):
+        target, exemplar, grid = warped_pair(np.random.default_rng(seed), photo, strength=1.0)
+        torch.testing.assert_close(exemplar, apply_grid(target, grid))  # the target, warped
+        # Mean and std per channel; the warp alone (crop, zoom) moves them by a few hundredths,
+        # a jitter of the exemplar alone moved them by 0.16 on average on this photo.
+        diffs.append(float((_colour_stats(exemplar, _in_frame(grid)) - _colour_stats(target)).abs().max()))
+        jittered += int((_colour_stats(target) - _colour_stats(photo)).abs().max() > 0.02)
+    assert max(diffs) < 0.09 and sum(diffs) / len(diffs) < 0.05, diffs
+    assert jittered >= 6  # photometric jitter happened, to both sides
+
+
+def test_face_photo_pairs_share_colours(tmp_path: Path) -> None:
+    from train.data.faces import FacePhotos
+
+    ds = FacePhotos(ASSETS / "faces", size=64, cache_dir=tmp_path / "cache", max_images=1)
+    for seed in range(3):
+        sample = ds[(0, seed)]
+        ref, target = sample["ref_image"], sample["target"]
+        valid = (ref != 0).any(0)  # pixels sampled from inside the target (outside: exactly 0)
+        diff = (_colour_stats(ref, valid) - _colour_stats(target)).abs()[:, 0].max()
+        assert diff < 0.08, f"seed {seed}: mean colour of exemplar and target differ by {diff:.3f}"

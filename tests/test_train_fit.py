@@ -145,3 +145,21 @@ def test_export_writes_a_loadable_fp16_directory(tmp_path):
     assert main(["export", "--checkpoint", str(tmp_path / "latest.pt"), "--out", str(tmp_path / "out"), "--dtype", "fp16"]) == 0
     loaded = DynaST.from_pretrained(tmp_path / "out")
     torch.testing.assert_close(loaded.pos_embed, model.pos_embed, rtol=1e-3, atol=1e-3)
+
+
+def test_skipped_files_counts_files_not_skip_events(tmp_path: Path) -> None:
+    import shutil
+
+    content = tmp_path / "content"
+    content.mkdir()
+    for src in sorted((ASSETS / "style" / "content").glob("*"))[:2]:
+        shutil.copy(src, content / src.name)
+    (content / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a jpeg")  # skipped in every epoch
+    out = tmp_path / "run"
+    cfg = tiny_config("style", out, tmp_path / "cache", f"data.content={content}", "schedule.batch_size=1",
+                      "schedule.epochs=4", "schedule.decay_epochs=0", "run.log_every=1", "run.checkpoint_every=0")
+    summary = fit(cfg)
+    assert summary["steps"] == 12
+    counts = [r["skipped_files"] for r in read_metrics(out)]
+    assert max(counts) == 1 and counts[-1] == 1, counts  # one file, however often it was skipped
+    assert len(summary["skipped_files"]) == 1 and "broken.jpg" in summary["skipped_files"][0]

@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--save-images", default="", help="write generated/ and real/ PNGs here (for pytorch-fid)")
     ev.add_argument("--cache-dir", default="", help="semantics cache (default ~/.cache/dynast/semantics)")
     ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda or cuda:N")
     ev.add_argument("--out", default="results.json", help="JSON results; a Markdown table is written beside it")
     ex = sub.add_parser("export", help="write a training checkpoint's generator as a save_pretrained directory")
     ex.add_argument("--checkpoint", required=True, help="RUN/checkpoints/latest.pt")
@@ -87,7 +88,7 @@ def _run(args: argparse.Namespace) -> int:
         checkpoint=args.checkpoint, task=args.task, data=args.data or "", content=args.content or "",
         style=args.style or "", kind=args.kind, split=args.split, size=args.size, max_images=args.max_images,
         batch_size=args.batch_size, inception=args.inception or "", save_images=args.save_images, seed=args.seed,
-        out=args.out, cache_dir=args.cache_dir,
+        out=args.out, cache_dir=args.cache_dir, device=args.device,
     )
     results = evaluate(request)
     print(json.dumps(results["summary"], indent=2))

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch.utils.data import DataLoader
 
+from dynast.inference.runtime import default_device
 from train.config import DataConfig
 from train.data.base import collate
 from train.data.sampling import sample_seed
@@ -43,6 +44,7 @@ class EvalRequest:
     seed: int = 0
     out: str = "results.json"
     cache_dir: str = ""
+    device: str = "auto"  # auto (CUDA when available) | cpu | cuda | cuda:N
 
 
 def _mean(values: list[float]) -> float:
@@ -66,8 +68,9 @@ def evaluate(req: EvalRequest) -> dict[str, Any]:
                           load_size=req.size, split=req.split, max_images=req.max_images, workers=0)
     cache = Path(req.cache_dir) if req.cache_dir else default_cache_dir() / "semantics"
     dataset = task.build_dataset(data_cfg, cache)
-    model = DynaST.from_pretrained(req.checkpoint).eval()
-    vgg = VGG19Features() if not task.supervised else None
+    device = default_device() if req.device == "auto" else torch.device(req.device)
+    model = DynaST.from_pretrained(req.checkpoint).to(device).eval()
+    vgg = VGG19Features().to(device) if not task.supervised else None
     batches = [[(i, sample_seed(req.seed, 0, i)) for i in range(s, min(s + req.batch_size, len(dataset)))]
                for s in range(0, len(dataset), req.batch_size)]
     loader = DataLoader(dataset, batch_sampler=batches, collate_fn=collate)
@@ -78,19 +81,22 @@ def evaluate(req: EvalRequest) -> dict[str, Any]:
     seconds, count = 0.0, 0
     block_sizes: dict[int, tuple[int, int]] = {}
     for batch in loader:
-        skipped += batch.pop("skipped")
+        skipped += [f"{name}: {reason}" for name, reason in batch.pop("skipped")]
+        batch = {k: v.to(device) for k, v in batch.items()}
         start = time.perf_counter()
         with torch.no_grad():
             out = model(batch["ref_image"], batch.get("ref_semantics"), batch["target_semantics"], return_warps=task.supervised)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
         seconds += time.perf_counter() - start
         n = out.image.shape[0]
         if req.save_images:
             _save(out.image, Path(req.save_images) / "generated", count)
         count += n
-        generated.append(out.image)
+        generated.append(out.image.cpu())
         if task.supervised:
             target = batch["target"]
-            reals.append(target)
+            reals.append(target.cpu())
             if req.save_images:
                 _save(target, Path(req.save_images) / "real", count - n)
             for b, warp in enumerate(out.warps):
@@ -108,7 +114,7 @@ def evaluate(req: EvalRequest) -> dict[str, Any]:
             full["output_ssim"] += ssim(out.image, target)
         else:
             content, style = batch["target_semantics"], batch["ref_image"]
-            styles.append(style)
+            styles.append(style.cpu())
             full["content_ssim"] += ssim(out.image, content, grey=True)
             with torch.no_grad():
                 of, sf = vgg(out.image, STYLE_LAYERS), vgg(style, STYLE_LAYERS)

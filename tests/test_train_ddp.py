@@ -1,0 +1,87 @@
+"""Multi-process and mixed-precision training: DDP with every ablation (unused parameters), fp16."""
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from dynast import DynaST
+from train.trainer import fit, leaves_parameters_unused
+
+from conftest import random_inputs
+from conftest import tiny_config as tiny_model_config
+from test_train_fit import CONFIGS, DATA, REPO, TINY, read_metrics, tiny_config
+
+ABLATIONS = {
+    "no_prune": "{prune: false}",
+    "no_inner": "{inner_scale: false}",
+    "stride2": "{finest_match_stride: 2}",
+    "stride8_no_prune": "{finest_match_stride: 8, prune: false}",
+}
+
+
+@pytest.mark.parametrize("prune,inner,stride", list(itertools.product([True, False], [True, False], [1, 2, 4, 8])))
+def test_unused_parameter_rule_matches_a_backward_pass(prune: bool, inner: bool, stride: int) -> None:
+    """DDP is told about unused parameters exactly when a forward/backward leaves some without grad."""
+    cfg = tiny_model_config(prune=prune, inner_scale=inner, finest_match_stride=stride)
+    model = DynaST(cfg)
+    out = model(*random_inputs(cfg), return_warps=True)
+    (out.image.sum() + sum(w.sum() for w in out.warps)).backward()
+    unused = [name for name, p in model.named_parameters() if p.grad is None]
+    assert leaves_parameters_unused(cfg) == bool(unused), unused[:3]
+
+
+def test_fp16_autocast_on_cpu_gives_finite_losses(tmp_path: Path) -> None:
+    out = tmp_path / "fp16"
+    summary = fit(tiny_config("face", out, tmp_path / "cache", "run.precision=fp16", "data.max_images=2",
+                              "schedule.batch_size=2", "schedule.epochs=2", "schedule.decay_epochs=0",
+                              "run.log_every=1", "run.checkpoint_every=0"))
+    assert summary["steps"] == 2
+    records = read_metrics(out)
+    assert len(records) == 2
+    for record in records:
+        losses = {k: v for k, v in record.items() if k.startswith(("g/", "d/"))}
+        assert {"g/matching", "g/vgg", "d/d_real"} <= losses.keys()
+        assert all(math.isfinite(v) for v in losses.values()), record
+
+
+@pytest.mark.xfail(reason="the generator's own backward pass is not yet finite in fp16 (model-side: "
+                          "norm eps / attention logits in half precision); the losses are", strict=False)
+def test_fp16_generator_gradients_are_finite(tmp_path: Path) -> None:
+    summary = fit(tiny_config("face", tmp_path / "fp16", tmp_path / "cache", "run.precision=fp16",
+                              "data.max_images=2", "schedule.batch_size=2", "schedule.epochs=12",
+                              "schedule.decay_epochs=0", "run.checkpoint_every=0"))
+    assert summary["nonfinite_steps"] < summary["steps"] // 2  # the GradScaler settles within a few
+
+
+def test_vgg_features_are_float32_under_fp16_autocast() -> None:
+    from train.losses.vgg import VGG19Features
+
+    vgg = VGG19Features()
+    white = torch.ones(1, 3, 32, 32)  # 255 - mean at the input: fp16 activations would overflow deeper
+    with torch.autocast("cpu", dtype=torch.float16):
+        feats = vgg(white.half(), ("relu1_2", "relu5_2"))
+    assert all(f.dtype == torch.float32 and torch.isfinite(f).all() for f in feats.values())
+    torch.testing.assert_close(feats["relu5_2"], vgg(white, ("relu5_2",))["relu5_2"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(ABLATIONS))
+def test_ddp_with_each_ablation_runs_three_steps(name: str, tmp_path: Path) -> None:
+    out = tmp_path / name
+    args = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+            "-m", "train", "fit", "--config", str(CONFIGS / "face_smoke.yaml"), "--out", str(out),
+            *DATA["face"], *TINY, "data.max_images=2", "schedule.batch_size=1", "schedule.epochs=3",
+            "schedule.decay_epochs=1", f"data.cache_dir={tmp_path / 'cache'}", f"model.extra={ABLATIONS[name]}"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    done = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["world_size"] == 2 and summary["steps"] == 3 and summary["ranks_agree"] is True
