@@ -126,7 +126,7 @@ def test_person_framing_many_placements(path: Path, size: tuple[int, int]) -> No
 
 def _face_case(path: Path, seed: int) -> tuple[float, Framed, np.ndarray]:
     rng = np.random.default_rng(100 + seed)
-    face = load_image(path)
+    face = cv2.resize(load_image(path), (256, 256), interpolation=cv2.INTER_AREA)
     eyes = face_anchors(detect_face_landmarks(face)[0])[:2]
     canvas = _canvas(rng, 700)
     scale = rng.uniform(0.7, 2.0)
@@ -254,3 +254,28 @@ def test_fit_command_writes_the_picture_and_transform(tmp_path: Path, capsys) ->
     code = main(["fit", "face", "--from-image", str(painting), "--out", str(out)])
     assert code == 2
     assert "no face found" in capsys.readouterr().err
+
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.mark.slow
+def test_recovery_on_the_whole_shared_sample_set() -> None:
+    """Every DeepFashion full-body photo and CelebA-HQ face of ../shared/data, 3 placements
+    each; prints the statistics (run with -s)."""
+    if not SHARED.is_dir():
+        pytest.skip(f"needs the shared sample images at {SHARED}")
+    people = sorted((SHARED / "people").glob("fashion_*.jpg"))
+    cases = [_person_case(p, seed) for p in people for seed in range(3)]
+    raw = np.array([c["iou"] for c in cases])
+    same = np.array([c["iou_same_centre"] for c in cases])
+    print(f"\npeople: {len(cases)} placements; IoU min {raw.min():.3f} median "
+          f"{np.median(raw):.3f}; at the same centre min {same.min():.3f} median "
+          f"{np.median(same):.3f}")
+    faces = sorted((SHARED / "faces").glob("*.jpg"))
+    errors = np.array([_face_case(f, seed)[0] for f in faces for seed in range(3)])
+    print(f"faces: {len(errors)} placements; eye error median {np.median(errors):.4f}, "
+          f"95th percentile {np.percentile(errors, 95):.4f}, max {errors.max():.4f}, "
+          f"within 2%: {np.mean(errors <= 0.02):.3f}")
+    assert same.min() >= 0.85
+    assert np.mean(errors <= 0.02) >= 0.98

@@ -258,6 +258,8 @@ def person_transform(
     centre_x = (width - frame_width) / 2 + CENTRE_X * frame_width
     # Fractions f of the frame are at f * side - 0.5 in pixel-centre coordinates.
     tx = centre_x - 0.5 - scale * (left + right) / 2
+    # Keep the whole box inside the frame (people with outstretched arms).
+    tx += max(0.0, -0.5 - (scale * left + tx)) - max(0.0, scale * right + tx - (width - 0.5))
     ty = head * height - 0.5 - scale * top
     matrix = np.array([[scale, 0.0, tx], [0.0, scale, ty]])
     return FramingTransform(matrix, (ph, pw), (height, width)), warnings
