@@ -1,95 +1,139 @@
-"""The "Faces" tab: a face with the reference's appearance and the target's edges."""
+"""The "Faces" tab: a face with the reference's appearance and the target's edges.
+
+The target comes from exactly one source, chosen by a sub-tab: a face photo (edges
+extracted), an uploaded line drawing, or a drawing made in the app. The choice is a (hidden)
+input of the handler, set by the sub-tabs and by the examples.
+"""
 from __future__ import annotations
 
 from typing import Any
 
 import gradio as gr
+import numpy as np
 
-from app.common import (
-    AppSettings,
+from app.errors import guard_upload, user_errors
+from app.media import EXAMPLES, ResultStore, example_paths, sketch_to_image
+from app.panels import (
+    TabText,
     advanced_options,
-    connect_inspector,
-    example_paths,
-    gpu,
-    image_input,
-    missing_banner,
+    constant,
+    model_note,
     output_panel,
-    run_pipeline,
-    sketch_to_image,
-    user_errors,
+    run_task,
+    wire_run,
 )
+from app.settings import AppSettings
 
-SOURCES = ("face photo", "uploaded line drawing", "drawn below")
+SOURCES = ("face photo", "uploaded line drawing", "drawn")
+EXAMPLE_SKETCH = EXAMPLES / "face" / "sketch" / "2_ddnm_00234_lines.png"
+TEXT = TabText("face", semantics_label="Target edges (click a pixel to inspect it)",
+               model_input_label="What the model saw (target)")
 
 
-def make_handler(settings: AppSettings):
+def example_sketch_layer() -> dict[str, Any] | None:
+    """The example sketch as an editable sketchpad layer (so the eraser works on it)."""
+    if not EXAMPLE_SKETCH.is_file():
+        return None
+    from PIL import Image
+
+    grey = np.asarray(Image.open(EXAMPLE_SKETCH).convert("L"))
+    rgba = np.zeros(grey.shape + (4,), np.uint8)
+    rgba[..., 3] = 255 - grey  # ink opaque, paper transparent
+    return {"background": None, "layers": [rgba], "composite": rgba}
+
+
+def make_handler(settings: AppSettings, store: ResultStore):
     """The /face endpoint."""
 
-    @gpu
     @user_errors
     def face(reference: str | None, target: str | None, target_source: str = "face photo",
-             drawing: Any = None, resolution: float = 256, top_k: float = 4,
-             precision: str = "auto", checkpoint: str | None = None) -> tuple[Any, ...]:
+             line_drawing: str | None = None, drawing: Any = None, resolution: float = 256,
+             top_k: float = 4, precision: str = "auto", checkpoint: str | None = None,
+             fit: bool = True, normalisation: str | None = None, request: gr.Request = None,
+             progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
         """Edge-guided face: the reference's appearance on the target's edges.
 
         Args:
             reference: photo of the face whose appearance is used.
-            target: a face photo (edges extracted) or an uploaded line drawing (dark lines on
-                a light background), see target_source.
-            target_source: "face photo", "uploaded line drawing" or "drawn below" (drawing).
-            drawing: the Sketchpad value when target_source is "drawn below".
-        Returns the generated image first, then the semantics drawing, warps, confidences,
-        timings.
+            target: a face photo whose edges are extracted (target_source "face photo").
+            target_source: "face photo" (target), "uploaded line drawing" (line_drawing:
+                dark lines on a light background) or "drawn" (drawing, the sketchpad).
+        Returns the generated image first, then the target edges drawn, warps, confidences,
+        the status line and what the model saw.
         """
         if reference is None:
-            raise gr.Error("Upload a reference face photo.")
-        if target_source == "drawn below":
-            tgt: Any = sketch_to_image(drawing)
-            kind = "sketch"
-        elif target_source in ("face photo", "uploaded line drawing"):
-            if target is None:
-                raise gr.Error("Upload a target face photo or line drawing, or draw one in the "
-                               "sketchpad and choose 'drawn below'.")
-            tgt = target
-            kind = "photo" if target_source == "face photo" else "sketch"
+            raise gr.Error("Upload a reference face photo.", title="Reference missing",
+                           print_exception=False)
+        if target_source == "face photo":
+            tgt, kind = target, "photo"
+            missing = "Upload a target face photo (or use the line-drawing tabs)."
+        elif target_source == "uploaded line drawing":
+            tgt, kind = line_drawing, "sketch"
+            missing = "Upload a line drawing: dark lines on a light background."
+        elif target_source == "drawn":
+            tgt, kind, missing = sketch_to_image(drawing), "sketch", ""
         else:
-            raise gr.Error(f"target_source must be one of {', '.join(SOURCES)}.")
-        return run_pipeline(settings, "face", reference, tgt, resolution=resolution, top_k=top_k,
-                            precision=precision, checkpoint=checkpoint, target_kind=kind)
+            raise gr.Error(f"target_source must be one of {', '.join(SOURCES)}.",
+                           print_exception=False)
+        if tgt is None:
+            raise gr.Error(missing, title="Target missing", print_exception=False)
+        return run_task(settings, store, "face", reference, tgt,
+                        options=(resolution, top_k, precision, checkpoint, fit),
+                        normalisation=normalisation or "", target_kind=kind, progress=progress)
 
     return face
 
 
-def build(settings: AppSettings) -> None:
+def build(settings: AppSettings, store: ResultStore) -> None:
     """Build the tab (inside a ``gr.Tab``)."""
-    missing_banner("face", settings)
-    gr.Markdown("Upload a **reference** face; the **target** gives the layout as edges: "
-                "extracted from a face photo, an uploaded line drawing, or one you draw here "
-                "(dark lines on white: jaw, eyes, brows, nose, lips, hair).")
-    with gr.Row():
-        reference = image_input("Reference face", elem_id="face-reference")
+    note = model_note(settings, "face")
+    with gr.Row(equal_height=False):
         with gr.Column():
-            source = gr.Radio(list(SOURCES), value="face photo", label="Target from",
-                              elem_id="face-source")
-            target = image_input("Target face photo or line drawing", elem_id="face-target")
-    with gr.Accordion("Draw a target", open=False):
-        drawing = gr.Sketchpad(label="Line drawing (choose 'drawn below' above)", type="numpy",
-                               image_mode="RGBA", canvas_size=(512, 512), height=420,
-                               elem_id="face-sketch")
-    opts = advanced_options("face", settings)
-    run = gr.Button("Generate", variant="primary", elem_id="face-run")
-    outs = output_panel("face")
-
+            reference = guard_upload(gr.Image(
+                label="Reference face (whose look to copy)", type="filepath", image_mode=None,
+                sources=["upload", "clipboard"], height=320, elem_id="face-reference"))
+        with gr.Column():
+            source = gr.Radio(list(SOURCES), value="face photo", visible=False,
+                              label="Target from", elem_id="face-source")
+            with gr.Tabs(selected="face photo", elem_id="face-source-tabs") as source_tabs:
+                with gr.Tab("From a face photo", id="face photo") as tab_photo:
+                    target = guard_upload(gr.Image(
+                        label="Target face photo (its edges are extracted)", type="filepath",
+                        image_mode=None, sources=["upload", "clipboard"], height=270,
+                        elem_id="face-target"))
+                with gr.Tab("Upload a line drawing", id="uploaded line drawing") as tab_upload:
+                    line_drawing = guard_upload(gr.Image(
+                        label="Line drawing (dark lines on white)", type="filepath",
+                        image_mode=None, sources=["upload", "clipboard"], height=270,
+                        elem_id="face-line-drawing"))
+                with gr.Tab("Draw", id="drawn") as tab_draw:
+                    drawing = guard_upload(gr.Sketchpad(
+                        label="Draw the face's lines: jaw, eyes, brows, nose, lips, hair",
+                        type="numpy", image_mode="RGBA", canvas_size=(512, 512), height=420,
+                        brush=gr.Brush(default_size=3, colors=["#000000"],
+                                       color_mode="fixed"),
+                        eraser=gr.Eraser(default_size=14), elem_id="face-sketch"),
+                        "Drawing")
+                    start = gr.Button("Start from an example sketch", size="sm",
+                                      elem_id="face-sketch-example")
     refs = example_paths("face", "reference")
     tgts = example_paths("face", "target")
-    if refs and tgts:
-        gr.Examples([[r, t] for r, t in zip(refs, tgts)], inputs=[reference, target],
-                    label="Examples (reference, target photo)")
+    rows: list[list[Any]] = [[r, t, None, "face photo"] for r, t in zip(refs, tgts)]
+    if refs and EXAMPLE_SKETCH.is_file():
+        rows.append([refs[0], None, str(EXAMPLE_SKETCH), "uploaded line drawing"])
+    if rows:
+        gr.Examples(rows, inputs=[reference, target, line_drawing, source],
+                    label="Examples (reference, target photo, line drawing, target from)")
+    opts = advanced_options("face", settings)
+    run = gr.Button("Generate", variant="primary", elem_id="face-run")
+    outs = output_panel(TEXT)
 
-    target.upload(lambda t: "face photo", inputs=target, outputs=source, api_visibility="private")
-    drawing.change(lambda d: "drawn below", inputs=drawing, outputs=source,
-                   api_visibility="private", trigger_mode="always_last")
-    run.click(make_handler(settings),
-              inputs=[reference, target, source, drawing, *opts.inputs()],
-              outputs=outs.run_outputs(), api_name="face")
-    connect_inspector(outs)
+    for tab, name in ((tab_photo, "face photo"), (tab_upload, "uploaded line drawing"),
+                      (tab_draw, "drawn")):
+        tab.select(constant(name), outputs=source, api_visibility="private", queue=False)
+    source.change(lambda s: gr.Tabs(selected=s), inputs=source, outputs=source_tabs,
+                  api_visibility="private", queue=False)
+    start.click(example_sketch_layer, outputs=drawing, api_visibility="private")
+    wire_run(run, make_handler(settings, store),
+             [reference, target, source, line_drawing, drawing, *opts.inputs(),
+              outs.normalisation], outs, opts, note, settings, store)

@@ -1,4 +1,9 @@
-"""The "Pose transfer" tab: dress a target pose in a reference person's appearance."""
+"""The "Pose transfer" tab: dress a target pose in a reference person's appearance.
+
+The target pose comes from exactly one source, chosen by a sub-tab: a photo, a shipped pose
+or a keypoint file. The choice is a (hidden) input of the handler, set by the sub-tabs and by
+the examples, so what runs is always what the page shows.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,23 +12,24 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
-from app.common import (
-    EXAMPLES,
-    AppSettings,
+from app.errors import guard_upload, user_errors
+from app.media import EXAMPLES, ResultStore, example_paths
+from app.panels import (
+    TabText,
     advanced_options,
-    connect_inspector,
-    example_paths,
-    gpu,
-    image_input,
-    missing_banner,
+    constant,
+    model_note,
     output_panel,
-    run_pipeline,
-    user_errors,
+    run_task,
+    wire_run,
 )
-from dynast.pipeline import pose_target_from_file
+from app.settings import AppSettings
+from dynast.tasks import pose_target_from_file
 
 SOURCES = ("photo", "shipped pose", "keypoint file")
 POSES_DIR = EXAMPLES / "poses"
+TEXT = TabText("pose", semantics_label="Target pose (click a pixel to inspect it)",
+               model_input_label="What the model saw (target photo)")
 
 
 def shipped_poses() -> dict[str, Path]:
@@ -34,7 +40,7 @@ def shipped_poses() -> dict[str, Path]:
 
 
 def pose_preview(name: str | None) -> np.ndarray | None:
-    """Draw a shipped pose (for the preview next to the dropdown)."""
+    """Draw a shipped pose (the preview beside the list)."""
     from dynast.semantics.pose_render import render_pose_preview
 
     path = shipped_poses().get(name or "")
@@ -52,15 +58,15 @@ def _files(value: Any) -> list[str]:
     return [str(getattr(v, "name", v)) for v in items if v]
 
 
-def make_handler(settings: AppSettings):
+def make_handler(settings: AppSettings, store: ResultStore):
     """The /pose endpoint."""
 
-    @gpu
     @user_errors
     def pose(reference: str | None, target: str | None, target_source: str = "photo",
              pose_name: str | None = None, pose_files: Any = None, resolution: float = 256,
-             top_k: float = 4, precision: str = "auto", checkpoint: str | None = None
-             ) -> tuple[Any, ...]:
+             top_k: float = 4, precision: str = "auto", checkpoint: str | None = None,
+             fit: bool = True, normalisation: str | None = None, request: gr.Request = None,
+             progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
         """Pose transfer: the reference person in the target pose.
 
         Args:
@@ -69,77 +75,89 @@ def make_handler(settings: AppSettings):
             target_source: "photo", "shipped pose" (pose_name) or "keypoint file" (pose_files).
             pose_name: one of the shipped poses (examples/poses).
             pose_files: an OpenPose JSON file, or a NAME_candidate.txt + NAME_subset.txt pair.
-        Returns the generated image first, then the semantics drawing, warps, confidences,
-        timings.
+        Returns the generated image first, then the target pose drawn, warps, confidences,
+        the status line and what the model saw.
         """
         if reference is None:
-            raise gr.Error("Upload a reference photo of a person (full body, one person).")
+            raise gr.Error("Upload a reference photo of a person (full body, one person).",
+                           title="Reference missing", print_exception=False)
         if target_source == "photo":
             if target is None:
-                raise gr.Error("Upload a target photo whose pose to copy, or choose a shipped "
-                               "pose / a keypoint file as the target.")
+                raise gr.Error("Upload a target photo whose pose to copy (or pick the "
+                               "'Shipped pose' or 'Keypoint file' tab).",
+                               title="Target missing", print_exception=False)
             tgt: Any = target
         elif target_source == "shipped pose":
             poses = shipped_poses()
             if pose_name not in poses:
-                raise gr.Error(f"Pick one of the shipped poses ({', '.join(poses) or 'none'}).")
-            tgt, notes = pose_target_from_file(poses[pose_name])  # type: ignore[index]
+                raise gr.Error(f"Pick one of the shipped poses ({', '.join(poses) or 'none'}).",
+                               title="Target missing", print_exception=False)
+            tgt, _ = pose_target_from_file(poses[pose_name])  # type: ignore[index]
         elif target_source == "keypoint file":
-            files = _files(pose_files)
-            if not files:
-                raise gr.Error("Upload an OpenPose .json file, or the two files "
-                               "NAME_candidate.txt and NAME_subset.txt.")
-            tgt, notes = pose_target_from_file(files)
-            for n in notes:
-                gr.Warning(n)
+            tgt, notes = pose_target_from_file(_files(pose_files))
+            for note in notes:
+                gr.Warning(note)
         else:
-            raise gr.Error(f"target_source must be one of {', '.join(SOURCES)}.")
-        return run_pipeline(settings, "pose", reference, tgt, resolution=resolution,
-                            top_k=top_k, precision=precision, checkpoint=checkpoint)
+            raise gr.Error(f"target_source must be one of {', '.join(SOURCES)}.",
+                           print_exception=False)
+        return run_task(settings, store, "pose", reference, tgt,
+                        options=(resolution, top_k, precision, checkpoint, fit),
+                        normalisation=normalisation or "", progress=progress)
 
     return pose
 
 
-def build(settings: AppSettings) -> None:
+def build(settings: AppSettings, store: ResultStore) -> None:
     """Build the tab (inside a ``gr.Tab``)."""
-    missing_banner("pose", settings)
-    gr.Markdown("Upload a **reference** person; give the **target pose** as a photo (its pose "
-                "is extracted with MediaPipe), one of the shipped poses, or an OpenPose "
-                "keypoint file. One person per photo, whole body visible works best.")
+    note = model_note(settings, "pose")
     poses = shipped_poses()
-    with gr.Row():
-        reference = image_input("Reference person", elem_id="pose-reference")
+    first = next(iter(poses), None)
+    with gr.Row(equal_height=False):
         with gr.Column():
-            source = gr.Radio(list(SOURCES), value="photo", label="Target pose from",
-                              elem_id="pose-source")
-            target = image_input("Target photo (pose extracted)", elem_id="pose-target")
-            with gr.Row():
-                pose_name = gr.Dropdown(list(poses), value=next(iter(poses), None),
-                                        label="Shipped pose", elem_id="pose-preset")
-                preview = gr.Image(value=pose_preview(next(iter(poses), None)),
-                                   label="Shipped pose preview", interactive=False, height=160,
-                                   format="png")
-            pose_files = gr.File(label="OpenPose keypoints (.json, or _candidate.txt + "
-                                       "_subset.txt)", file_count="multiple",
-                                 file_types=[".json", ".txt"], height=100)
-    opts = advanced_options("pose", settings)
-    run = gr.Button("Generate", variant="primary", elem_id="pose-run")
-    outs = output_panel("pose")
-
+            reference = guard_upload(gr.Image(
+                label="Reference person (whose look to copy)", type="filepath", image_mode=None,
+                sources=["upload", "clipboard"], height=320, elem_id="pose-reference"))
+        with gr.Column():
+            source = gr.Radio(list(SOURCES), value="photo", visible=False,
+                              label="Target pose from", elem_id="pose-source")
+            with gr.Tabs(selected="photo", elem_id="pose-source-tabs") as source_tabs:
+                with gr.Tab("From a photo", id="photo") as tab_photo:
+                    target = guard_upload(gr.Image(
+                        label="Target photo (its pose is extracted)", type="filepath",
+                        image_mode=None, sources=["upload", "clipboard"], height=270,
+                        elem_id="pose-target"))
+                with gr.Tab("Shipped pose", id="shipped pose") as tab_shipped:
+                    with gr.Row():
+                        pose_name = gr.Radio(list(poses), value=first, label="Pose",
+                                             elem_id="pose-preset", scale=1)
+                        preview = gr.Image(value=pose_preview(first), show_label=False,
+                                           interactive=False, height=240, format="png",
+                                           elem_id="pose-preview", scale=1,
+                                           buttons=[])
+                with gr.Tab("Keypoint file", id="keypoint file") as tab_file:
+                    pose_files = gr.File(
+                        label="OpenPose keypoints: one .json, or NAME_candidate.txt + "
+                              "NAME_subset.txt", file_count="multiple",
+                        file_types=[".json", ".txt"], height=190, elem_id="pose-files")
     refs = example_paths("pose", "reference")
     tgts = example_paths("pose", "target")
-    if refs and tgts:
-        gr.Examples([[r, t] for r, t in zip(refs, tgts)], inputs=[reference, target],
-                    label="Examples (reference, target photo)")
+    rows: list[list[Any]] = [[r, t, "photo", None] for r, t in zip(refs, tgts)]
+    rows += [[refs[i % len(refs)], None, "shipped pose", name]
+             for i, name in enumerate(list(poses)[:2])] if refs else []
+    if rows:
+        gr.Examples(rows, inputs=[reference, target, source, pose_name],
+                    label="Examples (reference, target photo, target from, shipped pose)",
+                    examples_per_page=6)
+    opts = advanced_options("pose", settings)
+    run = gr.Button("Generate", variant="primary", elem_id="pose-run")
+    outs = output_panel(TEXT)
 
-    pose_name.change(lambda n: pose_preview(n), inputs=pose_name, outputs=preview,
-                     api_visibility="private")
-    pose_name.change(lambda n: "shipped pose", inputs=pose_name, outputs=source,
-                     api_visibility="private")
-    pose_files.upload(lambda f: "keypoint file", inputs=pose_files, outputs=source,
-                      api_visibility="private")
-    target.upload(lambda t: "photo", inputs=target, outputs=source, api_visibility="private")
-    run.click(make_handler(settings),
-              inputs=[reference, target, source, pose_name, pose_files, *opts.inputs()],
-              outputs=outs.run_outputs(), api_name="pose")
-    connect_inspector(outs)
+    for tab, name in ((tab_photo, "photo"), (tab_shipped, "shipped pose"),
+                      (tab_file, "keypoint file")):
+        tab.select(constant(name), outputs=source, api_visibility="private", queue=False)
+    source.change(lambda s: gr.Tabs(selected=s), inputs=source, outputs=source_tabs,
+                  api_visibility="private", queue=False)
+    pose_name.change(pose_preview, inputs=pose_name, outputs=preview, api_visibility="private")
+    wire_run(run, make_handler(settings, store),
+             [reference, target, source, pose_name, pose_files, *opts.inputs(),
+              outs.normalisation], outs, opts, note, settings, store)

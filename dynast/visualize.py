@@ -24,6 +24,9 @@ __all__ = [
     "draw_query_marker",
     "caption_image",
     "inspector_legend",
+    "colorbar",
+    "with_colorbar",
+    "mark_scale",
 ]
 
 KEPT_COLOUR = (0, 230, 118)  # green: a link the dynamic attention kept
@@ -90,13 +93,14 @@ def colormap(values: np.ndarray, vmin: float = 0.0, vmax: float = 1.0,
 
 
 def confidence_image(conf: np.ndarray, pruned: np.ndarray | None, height: int, width: int,
-                     cell: int = 8) -> np.ndarray:
-    """Draw a confidence map ``(h, w)`` in ``[0, 1]`` at ``(height, width)``.
+                     cell: int = 8, vmin: float = 0.0, vmax: float = 1.0) -> np.ndarray:
+    """Draw a confidence map ``(h, w)`` at ``(height, width)``, ``vmin..vmax`` mapped to the
+    ends of the viridis colour map (default: the full range 0..1 of a sum of attention).
 
     Pixels in ``pruned`` (every link removed by the dynamic attention, so no correspondence)
     are drawn as a checkerboard instead of a colour.
     """
-    img = upscale_nearest(colormap(conf), height, width)
+    img = upscale_nearest(colormap(conf, vmin, vmax), height, width)
     if pruned is not None:
         img = mark_pruned(img, pruned, cell)
     return img
@@ -109,16 +113,26 @@ def _font(size: int) -> ImageFont.ImageFont:
         return ImageFont.load_default()
 
 
-def draw_query_marker(img: Image.Image, x: float, y: float, radius: float = 6.0) -> Image.Image:
-    """Draw a yellow cross-hair at ``(x, y)`` on a copy of ``img``."""
+def mark_scale(img: Image.Image) -> float:
+    """How big marks and labels are drawn on ``img``: 1.0 for a 256-pixel image, growing
+    with the shorter side (so they read the same once the image is shown at a fixed size)."""
+    return max(1.0, min(img.width, img.height) / 256.0)
+
+
+def draw_query_marker(img: Image.Image, x: float, y: float,
+                      radius: float | None = None) -> Image.Image:
+    """Draw a yellow cross-hair at ``(x, y)`` on a copy of ``img`` (sized to the image
+    unless ``radius`` is given)."""
     out = img.convert("RGB").copy()
     d = ImageDraw.Draw(out)
-    r = radius
-    d.ellipse([x - r, y - r, x + r, y + r], outline=QUERY_COLOUR, width=2)
-    d.line([x - 2 * r, y, x - r / 2, y], fill=QUERY_COLOUR, width=2)
-    d.line([x + r / 2, y, x + 2 * r, y], fill=QUERY_COLOUR, width=2)
-    d.line([x, y - 2 * r, x, y - r / 2], fill=QUERY_COLOUR, width=2)
-    d.line([x, y + r / 2, x, y + 2 * r], fill=QUERY_COLOUR, width=2)
+    k = mark_scale(out)
+    r = radius if radius is not None else 6.0 * k
+    lw = max(2, round(2 * k))
+    d.ellipse([x - r, y - r, x + r, y + r], outline=QUERY_COLOUR, width=lw)
+    d.line([x - 2 * r, y, x - r / 2, y], fill=QUERY_COLOUR, width=lw)
+    d.line([x + r / 2, y, x + 2 * r, y], fill=QUERY_COLOUR, width=lw)
+    d.line([x, y - 2 * r, x, y - r / 2], fill=QUERY_COLOUR, width=lw)
+    d.line([x, y + r / 2, x, y + 2 * r], fill=QUERY_COLOUR, width=lw)
     return out
 
 
@@ -134,7 +148,9 @@ def draw_candidates(reference: Image.Image, xy: np.ndarray, kept: np.ndarray,
         weights: ``(n,)`` warp weights in ``[0, 1]``; the disc radius and opacity grow with them.
         cell: the size of one candidate cell in reference pixels (the block's stride).
         title: text drawn in a banner at the top.
-        max_radius: the largest disc radius (defaults to ``max(6, cell)``).
+        max_radius: the largest disc radius (default: ``1.2 * cell``, at least 6 pixels
+            of a 256-pixel image; marks and the title grow with the image, see
+            :func:`mark_scale`).
     Returns:
         A new RGB image. Pruned candidates are drawn as red crosses, kept ones as green
         discs whose area follows the weight; repeated candidates (inner-scale blocks do not
@@ -148,7 +164,9 @@ def draw_candidates(reference: Image.Image, xy: np.ndarray, kept: np.ndarray,
     xy = np.asarray(xy, dtype=np.float32).reshape(-1, 2)
     kept = np.asarray(kept, dtype=bool).reshape(-1)
     weights = np.nan_to_num(np.asarray(weights, dtype=np.float32).reshape(-1))
-    rmax = float(max_radius if max_radius is not None else max(6.0, cell * 1.2))
+    k = mark_scale(base)
+    lw = max(2, round(2 * k))
+    rmax = float(max_radius if max_radius is not None else max(6.0 * k, cell * 1.2))
     # merge duplicates: same position and same kept flag
     merged: dict[tuple[int, int, bool], float] = {}
     for (x, y), k, w in zip(xy, kept, weights):
@@ -157,23 +175,26 @@ def draw_candidates(reference: Image.Image, xy: np.ndarray, kept: np.ndarray,
     # pruned first, so the kept links are on top
     for (x, y, k), w in sorted(merged.items(), key=lambda item: (item[0][2], item[1])):
         if not k:
-            r = max(2.0, cell * 0.35)
-            d.line([x - r, y - r, x + r, y + r], fill=PRUNED_COLOUR + (220,), width=2)
-            d.line([x - r, y + r, x + r, y - r], fill=PRUNED_COLOUR + (220,), width=2)
+            r = max(2.0 * k, cell * 0.35)
+            d.line([x - r, y - r, x + r, y + r], fill=PRUNED_COLOUR + (220,), width=lw)
+            d.line([x - r, y + r, x + r, y - r], fill=PRUNED_COLOUR + (220,), width=lw)
         else:
             wc = float(np.clip(w, 0.0, 1.0))
-            r = 2.0 + (rmax - 2.0) * np.sqrt(wc)
+            rmin = 2.0 * k
+            r = rmin + (rmax - rmin) * np.sqrt(wc)
             alpha = int(110 + 145 * wc)
             d.ellipse([x - r, y - r, x + r, y + r], fill=KEPT_COLOUR + (alpha,),
-                      outline=(255, 255, 255, 255), width=1)
+                      outline=(255, 255, 255, 255), width=max(1, round(k)))
     out = Image.alpha_composite(base.convert("RGBA"), overlay).convert("RGB")
     if title:
         out = caption_image(out, title)
     return out
 
 
-def caption_image(img: Image.Image, text: str, size: int = 12) -> Image.Image:
-    """Return ``img`` with a dark banner holding ``text`` on top."""
+def caption_image(img: Image.Image, text: str, size: int | None = None) -> Image.Image:
+    """Return ``img`` with a dark banner holding ``text`` on top (font size: ``size``, or
+    12 pixels per 256 of the image's shorter side)."""
+    size = size if size is not None else round(12 * mark_scale(img))
     font = _font(size)
     banner = size + 8
     out = Image.new("RGB", (img.width, img.height + banner), (20, 20, 20))
@@ -194,6 +215,35 @@ def inspector_legend(width: int = 360) -> Image.Image:
     d.line([x0, 18, x0 + 10, 8], fill=PRUNED_COLOUR, width=2)
     d.text((x0 + 16, 6), "pruned", fill=(240, 240, 240), font=f)
     return img
+
+
+def colorbar(width: int, vmin: float = 0.0, vmax: float = 1.0, height: int | None = None,
+             name: str = "viridis") -> Image.Image:
+    """A horizontal colour bar ``width`` pixels wide: the colour map from ``vmin`` (left) to
+    ``vmax`` (right) with both values written under it (height: 22 pixels per 256 of width)."""
+    k = max(1.0, width / 256.0)
+    height = height if height is not None else round(22 * k)
+    bar_h = max(4, height // 2 - 1)
+    ramp = np.repeat(np.linspace(0.0, 1.0, width, dtype=np.float32)[None, :], bar_h, axis=0)
+    out = Image.new("RGB", (width, height), (255, 255, 255))
+    out.paste(Image.fromarray(colormap(ramp, 0.0, 1.0, name)), (0, 0))
+    d = ImageDraw.Draw(out)
+    font = _font(max(9, height - bar_h - 2))
+    lo, hi = f"{vmin:.2f}", f"{vmax:.2f}"
+    d.text((2, bar_h + 1), lo, fill=(30, 30, 30), font=font)
+    tw = d.textlength(hi, font=font)
+    d.text((width - tw - 2, bar_h + 1), hi, fill=(30, 30, 30), font=font)
+    return out
+
+
+def with_colorbar(img: np.ndarray, vmin: float, vmax: float) -> Image.Image:
+    """``img`` (H, W, 3) uint8 with a :func:`colorbar` of its range appended below."""
+    top = Image.fromarray(img)
+    bar = colorbar(top.width, vmin, vmax)
+    out = Image.new("RGB", (top.width, top.height + bar.height), (255, 255, 255))
+    out.paste(top, (0, 0))
+    out.paste(bar, (0, top.height))
+    return out
 
 
 def grid(images: Sequence[Image.Image], columns: int = 4, pad: int = 4,

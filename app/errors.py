@@ -1,0 +1,155 @@
+"""One path for what goes wrong and what users should know: errors, warnings, status.
+
+* :func:`user_errors` turns a handler's failures into :class:`gr.Error` (the toast, and the
+  API's error message), logs ordinary input problems as one line (tracebacks only for real
+  faults), and remembers the message per browser session so that the page can show it inline
+  (:func:`failure_status`).
+* :func:`guard_upload` makes an input component's decoding failures (non-images, decompression
+  bombs) a clear message instead of "the upstream Gradio app has raised an exception".
+* :func:`status_markdown` formats the status line under the Generate button.
+
+Messages never carry server paths: :func:`scrub` keeps only file names.
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+import gradio as gr
+
+__all__ = ["user_errors", "guard_upload", "scrub", "status_markdown", "failure_status",
+           "running_status", "LOG"]
+
+LOG = logging.getLogger("dynast.app")
+_PATH = re.compile(r"(?<![\w.])(?:[A-Za-z]:)?[\\/][^\s'\"\\/]+(?:[\\/][^\s'\"\\/]*)+")
+_LAST: OrderedDict[str, tuple[str, str]] = OrderedDict()
+_LAST_LOCK = threading.Lock()
+_LAST_MAX = 512
+
+
+def scrub(message: str) -> str:
+    """``message`` with every absolute path replaced by its file name."""
+    def name(match: re.Match[str]) -> str:
+        path = match.group(0)
+        tail = path.rstrip(".,;:)]'\"")
+        base = re.split(r"[\\/]", tail.rstrip("\\/"))[-1]
+        return (base or "(a server folder)") + path[len(tail):]
+
+    return _PATH.sub(name, message)
+
+
+def _remember(request: Any, title: str, message: str) -> None:
+    session = getattr(request, "session_hash", None)
+    if not session:
+        return
+    with _LAST_LOCK:
+        _LAST[session] = (title, message)
+        _LAST.move_to_end(session)
+        while len(_LAST) > _LAST_MAX:
+            _LAST.popitem(last=False)
+
+
+def _classify(exc: BaseException) -> tuple[str, str, bool]:
+    """(title, message, is_user_error) for an exception raised by a handler."""
+    if isinstance(exc, gr.Error):
+        return exc.title if exc.title != "Error" else "Cannot use this input", exc.message, True
+    if isinstance(exc, ValueError):
+        return "Cannot use this input", str(exc), True
+    if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":
+        return ("Out of memory", "The server ran out of memory: choose a lower resolution "
+                "in Advanced options.", True)
+    return ("Internal error", f"Something went wrong on the server ({type(exc).__name__}). "
+            "Try other images or a lower resolution; if it persists, please report it.", False)
+
+
+def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a handler: every failure becomes a :class:`gr.Error` with a readable message.
+
+    A ``request`` argument of the handler (a ``gr.Request``) is used to remember the message
+    for :func:`failure_status`.
+    """
+    signature = inspect.signature(fn)
+    name = getattr(fn, "__name__", "handler")
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - never show a traceback to the user
+            title, message, ordinary = _classify(exc)
+            message = scrub(message)
+            if ordinary:
+                LOG.info("%s: refused input: %s", name, message.splitlines()[0][:300])
+            else:
+                LOG.exception("%s: unexpected failure", name)
+            try:
+                request = signature.bind_partial(*args, **kwargs).arguments.get("request")
+            except TypeError:
+                request = None
+            _remember(request, title, message)
+            raise gr.Error(message, title=title, print_exception=False) from None
+
+    return wrapper
+
+
+def failure_status(request: gr.Request) -> str:
+    """The last error of this browser session as a status line (for ``.failure()``)."""
+    with _LAST_LOCK:
+        title, message = _LAST.pop(getattr(request, "session_hash", "") or "",
+                                   ("Failed", "The request failed; see the message above."))
+    return status_markdown(error=(title, message))
+
+
+def running_status() -> str:
+    """The status shown while a request runs (clears the previous run's)."""
+    return "⏳ Running… (progress is shown on the outputs)"
+
+
+def status_markdown(*, timings: str = "", warnings: list[str] | tuple[str, ...] = (),
+                    error: tuple[str, str] | None = None) -> str:
+    """Markdown for the status line: an error, or the timings and the warnings of a run."""
+    if error is not None:
+        title, message = error
+        return f"❌ **{title}.** {message}"
+    lines = [f"✅ {timings}"] if timings else []
+    lines += [f"⚠️ {scrub(w)}" for w in warnings]
+    return "\n\n".join(lines)
+
+
+def guard_upload(component: Any, label: str | None = None) -> Any:
+    """Make ``component``'s upload decoding failures a clear :class:`gr.Error`.
+
+    Gradio decodes some inputs itself (the sketchpad, images opened for their header); a file
+    that is not an image or declares an enormous number of pixels fails there. The
+    instance's method is wrapped rather than subclassing: a subclass would be a custom
+    component that the front end does not know.
+    """
+    original = component.preprocess
+    what = label or component.label or "image"
+
+    @functools.wraps(original)
+    def preprocess(payload: Any) -> Any:
+        try:
+            return original(payload)
+        except gr.Error:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            if type(exc).__name__ == "DecompressionBombError":
+                msg = ("the uploaded file declares an enormous number of pixels (a "
+                       "decompression bomb?) and was refused; upload a picture of a few "
+                       "megapixels.")
+            else:
+                msg = (f"the uploaded file cannot be read as an image "
+                       f"({type(exc).__name__}); upload a PNG, JPEG or WebP file.")
+            LOG.info("%s: refused upload: %s", what, type(exc).__name__)
+            raise gr.Error(f"{what}: {msg}", title="Cannot read the image",
+                           print_exception=False) from None
+
+    component.preprocess = preprocess
+    return component

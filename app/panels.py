@@ -1,0 +1,309 @@
+"""The parts every tab shares: options, the output panel, and how a run is wired and reported.
+
+A tab builds its inputs, then calls :func:`advanced_options`, :func:`output_panel` and
+:func:`wire_run` with its handler; the handler calls :func:`run_task`, which calls the one
+inference pipeline and formats what it returns. Nothing here validates inputs: the pipeline
+does, and its errors reach the user through :mod:`app.errors`.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+
+from app.errors import failure_status, running_status, status_markdown, user_errors
+from app.gallery import (
+    NORMALISATIONS,
+    WARP_NOTE,
+    block_captions,
+    confidence_items,
+    confidence_note,
+    warp_items,
+)
+from app.media import ResultStore, png_file, release_memory
+from app.settings import AppSettings
+from dynast.inference.pipeline import DynaSTPipeline
+from dynast.inference.runtime import default_precision
+from dynast.tasks import get_task
+
+__all__ = ["Options", "Outputs", "TabText", "advanced_options", "output_panel", "wire_run",
+           "run_task", "checkpoint_note", "model_note", "constant"]
+
+LARGE_RUN_PIXELS = 512 * 512  # above this, freed memory is handed back after the run
+
+
+@dataclass(frozen=True)
+class TabText:
+    """The words one tab uses for its outputs."""
+
+    task: str
+    semantics_label: str  # e.g. "Target pose (click a pixel to inspect it)"
+    model_input_label: str = "What the model saw (target)"
+    show_model_input: bool = True  # style: the semantics drawing already is the content
+
+
+def constant(value: Any) -> Callable[[], Any]:
+    """A handler that returns ``value`` (for sub-tabs that set a choice)."""
+    return lambda: value
+
+
+@dataclass
+class Options:
+    """The components of the "Advanced options" accordion (and the fit checkbox)."""
+
+    resolution: gr.Slider
+    top_k: gr.Slider
+    precision: gr.Radio
+    checkpoint: gr.Dropdown
+    fit: gr.Checkbox
+
+    def inputs(self) -> list[Any]:
+        return [self.resolution, self.top_k, self.precision, self.checkpoint, self.fit]
+
+
+def auto_precision(settings: AppSettings) -> str:
+    """What "auto" precision means with these settings."""
+    return settings.auto_precision or default_precision(settings.device or "cpu")
+
+
+def checkpoint_note(settings: AppSettings, task: str, name: str | None = None) -> str:
+    """One line naming the checkpoint a tab uses and its limit (from its model card)."""
+    entries = settings.catalogue(task)
+    if not entries:
+        return f"⚠️ **{settings.missing_message(task)}**"
+    entry = next((e for e in entries if e.name == name), entries[0])
+    limit = f": {entry.limit}" if entry.limit else ""
+    if entry.remote is None or entry.remote.path is not None:
+        return f"Model: checkpoint **{entry.name}**{limit}"
+    local = next((e for e in entries if e.remote is None), None)
+    meanwhile = (f" Until it is ready the shipped checkpoint **{local.name}** answers"
+                 f"{': ' + local.limit if local.limit else ''}." if local else "")
+    return f"Model: **{entry.name}**{limit}. {entry.remote.status()}{meanwhile}"
+
+
+def advanced_options(task: str, settings: AppSettings) -> Options:
+    """The closed "Advanced options" accordion of ``task``."""
+    dev = settings.device or "cpu"
+    entries = settings.catalogue(task)
+    spec = get_task(task)
+    with gr.Accordion("Advanced options", open=False):
+        with gr.Row():
+            resolution = gr.Slider(
+                settings.min_resolution, spec.max_resolution, step=64,
+                value=settings.default_resolution
+                or max(settings.min_resolution, spec.default_resolution),
+                label="Resolution (px, long side)",
+                info="Multiples of 64. Higher is slower and needs more memory.")
+            top_k = gr.Slider(1, 16, value=4, step=1, label="Top-k matches",
+                              info="Matches each pixel passes to the next block (paper: 4).")
+        with gr.Row():
+            precision = gr.Radio(["auto", "fp32", "bf16"], value="auto", label="Precision",
+                                 info=f"auto = {auto_precision(settings)} here.")
+            names = [e.name for e in entries]
+            checkpoint = gr.Dropdown(names, value=names[0] if names else None,
+                                     label="Checkpoint", allow_custom_value=False,
+                                     info="Folders under checkpoints/ with config.json + "
+                                          "model.safetensors.")
+        gr.Markdown(f"Device: **{dev}**")
+    fit = gr.Checkbox(value=True, label="Fit to the training frame", visible=spec.can_fit,
+                      elem_id=f"{task}-fit",
+                      info="Crop, scale and centre the photo as the model's training pictures "
+                           "were (see 'What the model saw'), then map the result back.")
+    return Options(resolution, top_k, precision, checkpoint, fit)
+
+
+@dataclass
+class Outputs:
+    """The output panel every tab shows."""
+
+    task: str
+    image: gr.Image
+    semantics: gr.Image
+    model_input: gr.Image
+    pasted: gr.Image
+    status: gr.Markdown
+    warps: gr.Gallery
+    normalisation: gr.Radio
+    confidences: gr.Gallery
+    key: gr.State
+    inspector_marked: gr.Image
+    inspector: gr.Gallery
+    inspector_status: gr.Markdown
+
+    def run_outputs(self) -> list[Any]:
+        """What a run returns, the generated image first (the API's order)."""
+        return [self.image, self.semantics, self.warps, self.confidences, self.status,
+                self.model_input, self.pasted, self.key]
+
+
+def output_panel(text: TabText) -> Outputs:
+    """Build the outputs: image, semantics, what the model saw, galleries and inspector."""
+    task = text.task
+    status = gr.Markdown(elem_id=f"{task}-status", elem_classes=["dynast-status"])
+    with gr.Row(equal_height=True):
+        image = gr.Image(label="Generated image (click a pixel to inspect its matches)",
+                         type="filepath", format="png", interactive=False, height=360,
+                         elem_id=f"{task}-output", buttons=["download", "fullscreen"])
+        model_input = gr.Image(label=text.model_input_label, type="filepath", format="png",
+                               interactive=False, height=360, elem_id=f"{task}-model-input",
+                               buttons=["download", "fullscreen"],
+                               visible=text.show_model_input)
+        pasted = gr.Image(label="The result in your photo's frame", type="filepath",
+                          format="png", interactive=False, height=360, visible=False,
+                          elem_id=f"{task}-pasted", buttons=["download", "fullscreen"])
+        semantics = gr.Image(label=text.semantics_label, type="filepath", format="png",
+                             interactive=False, height=360, elem_id=f"{task}-semantics",
+                             buttons=["download", "fullscreen"])
+    with gr.Group(elem_classes=["dynast-blocks"]):
+        gr.Markdown("### Warped reference, block by block", elem_classes=["dynast-h"])
+        gr.Markdown(WARP_NOTE, elem_classes=["dynast-note"])
+        warps = gr.Gallery(show_label=False, format="png", columns=4, height="auto",
+                           object_fit="contain", allow_preview=True,
+                           elem_id=f"{task}-warps", elem_classes=["dynast-gallery"])
+    with gr.Group(elem_classes=["dynast-blocks"]):
+        gr.Markdown("### Confidence, block by block", elem_classes=["dynast-h"])
+        gr.Markdown(confidence_note(task), elem_classes=["dynast-note"])
+        normalisation = gr.Radio(list(NORMALISATIONS), value=NORMALISATIONS[0],
+                                 label="Colour scale", elem_id=f"{task}-normalisation")
+        confidences = gr.Gallery(show_label=False, format="png", columns=4, height="auto",
+                                 object_fit="contain", elem_id=f"{task}-confidence",
+                                 elem_classes=["dynast-gallery"])
+    with gr.Accordion("Match inspector", open=True):
+        gr.Markdown("Click a pixel of the generated image or of the target drawing: every "
+                    "block then shows that pixel's candidate matches on the reference (green "
+                    "discs: kept links, larger = higher weight; red crosses: pruned).",
+                    elem_classes=["dynast-note"])
+        inspector_status = gr.Markdown(elem_id=f"{task}-inspector-status",
+                                       elem_classes=["dynast-status"])
+        with gr.Row():
+            marked = gr.Image(label="Clicked pixel", type="filepath", format="png",
+                              interactive=False, height=260, scale=1,
+                              elem_id=f"{task}-inspector-query")
+            inspector = gr.Gallery(label="Candidates per block", format="png", columns=4,
+                                   height="auto", object_fit="contain", scale=3,
+                                   elem_id=f"{task}-inspector", elem_classes=["dynast-gallery"])
+    key = gr.State(None)
+    return Outputs(task, image, semantics, model_input, pasted, status, warps, normalisation,
+                   confidences, key, marked, inspector, inspector_status)
+
+
+def run_task(settings: AppSettings, store: ResultStore, task: str, reference: Any, target: Any,
+             *, options: tuple[Any, ...], normalisation: str = NORMALISATIONS[0],
+             target_kind: str = "photo", progress: Any = None) -> tuple[Any, ...]:
+    """Run ``task``'s pipeline with the UI's ``options`` (resolution, top-k, precision,
+    checkpoint, fit) and return the values of :meth:`Outputs.run_outputs`."""
+    resolution, top_k, precision, checkpoint, fit = options
+    entry, note = settings.answering(settings.checkpoint(task, checkpoint))
+    extra = {"runner": settings.runner} if settings.runner is not None else {}
+    pipe = DynaSTPipeline(task, entry.path, device=settings.device, **extra)
+
+    def stage(fraction: float, what: str) -> None:
+        if progress is not None:
+            progress(fraction, desc=what)
+
+    result = pipe(reference, target, resolution=_number(resolution), top_k=_number(top_k),
+                  precision=auto_precision(settings) if precision in (None, "", "auto")
+                  else precision, target_kind=target_kind, fit=bool(fit), progress=stage)
+    warnings = [note, *result.warnings] if note else list(result.warnings)
+    limit = f" ({entry.limit})" if entry.limit else ""
+    status = status_markdown(timings=f"{result.timings_text()} · checkpoint {entry.name}{limit}",
+                             warnings=warnings)
+    for text in warnings:
+        gr.Warning(text)
+    stage(0.95, "saving the pictures")
+    values = (png_file(result.image, task),
+              png_file(result.semantics, task, "semantics"),
+              [(png_file(im, task, f"warp_block{i + 1}"), cap)
+               for i, (im, cap) in enumerate(warp_items(result))],
+              [(png_file(im, task, f"confidence_block{i + 1}"), cap)
+               for i, (im, cap) in enumerate(confidence_items(result, normalisation))],
+              status,
+              None if result.model_input is None
+              else png_file(result.model_input, task, "model_input"),
+              gr.Image(value=png_file(result.pasted, task, "in_your_photo"), visible=True)
+              if result.pasted is not None else gr.Image(value=None, visible=False),
+              store.put(result))
+    h, w = result.resolution
+    del result, pipe
+    if h * w > LARGE_RUN_PIXELS:
+        release_memory(settings.device)
+    return values
+
+
+def _number(value: Any) -> Any:
+    """A slider's float as an int when it is one (Gradio sends 256.0); anything else as is,
+    for the pipeline to judge."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def model_note(settings: AppSettings, task: str) -> gr.Markdown:
+    """The line at the top of a tab naming its checkpoint and that checkpoint's limit."""
+    return gr.Markdown(checkpoint_note(settings, task), elem_id=f"{task}-note",
+                       elem_classes=["dynast-model-note"])
+
+
+def wire_run(run: gr.Button, handler: Callable[..., Any], inputs: list[Any], outs: Outputs,
+             opts: Options, note: gr.Markdown, settings: AppSettings, store: ResultStore
+             ) -> None:
+    """Wire a tab: Generate (clear the status, run, show a failure inline), the checkpoint
+    note, the colour-scale choice and the inspector."""
+    task = outs.task
+    remotes = (settings.remotes or {}).get(task, [])
+    if remotes:  # a checkpoint fetched on demand: start it when picked, show its progress
+        timer = gr.Timer(2.0, active=any(r.running for r in remotes))
+
+        def pick(name: str | None) -> tuple[str, Any]:
+            for remote in remotes:
+                if remote.name == name and remote.path is None and not remote.error:
+                    remote.start()
+            return (checkpoint_note(settings, task, name),
+                    gr.Timer(active=any(r.running for r in remotes)))
+
+        opts.checkpoint.change(pick, inputs=opts.checkpoint, outputs=[note, timer],
+                               api_visibility="private", queue=False)
+        timer.tick(pick, inputs=opts.checkpoint, outputs=[note, timer],
+                   api_visibility="private", queue=False, show_progress="hidden")
+    else:
+        opts.checkpoint.change(lambda name: checkpoint_note(settings, task, name),
+                               inputs=opts.checkpoint, outputs=note, api_visibility="private",
+                               queue=False)
+    run.click(lambda: (running_status(), "", None, None), outputs=[
+        outs.status, outs.inspector_status, outs.inspector_marked, outs.inspector],
+        queue=False, api_visibility="private", show_progress="hidden")
+    event = run.click(handler, inputs=inputs, outputs=outs.run_outputs(), api_name=outs.task)
+    event.failure(failure_status, outputs=[outs.status], api_visibility="private",
+                  show_progress="hidden")
+
+    @user_errors
+    def rescale(key: str | None, normalisation: str, request: gr.Request) -> Any:
+        if not key:
+            return gr.skip()
+        items = confidence_items(store.get(key), normalisation)
+        return [(png_file(im, task, f"confidence_block{i + 1}"), cap)
+                for i, (im, cap) in enumerate(items)]
+
+    outs.normalisation.change(rescale, inputs=[outs.key, outs.normalisation],
+                              outputs=[outs.confidences], api_visibility="private")
+
+    @user_errors
+    def inspect(key: str | None, request: gr.Request, evt: gr.SelectData) -> tuple[Any, ...]:
+        result = store.get(key)
+        index = evt.index
+        if not isinstance(index, (list, tuple)) or len(index) != 2:
+            raise gr.Error("Click inside the image to pick a pixel.", title="Click a pixel",
+                           print_exception=False)
+        marked, panels = result.inspect(float(index[0]), float(index[1]), frame="output")
+        captions = block_captions(result.blocks)
+        items = [(png_file(im, task, f"inspect_block{i + 1}"),
+                  f"{cap} · {text.rsplit(': ', 1)[-1]}")
+                 for i, ((im, text), cap) in enumerate(zip(panels, captions))]
+        return png_file(marked, task, "inspected_pixel"), items, ""
+
+    for comp in (outs.image, outs.semantics):
+        ev = comp.select(inspect, inputs=[outs.key],
+                         outputs=[outs.inspector_marked, outs.inspector, outs.inspector_status],
+                         api_visibility="private", show_progress="minimal")
+        ev.failure(failure_status, outputs=[outs.inspector_status], api_visibility="private",
+                   show_progress="hidden")
