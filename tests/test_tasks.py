@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_pipeline import CONTENT, FACE_REF, FACE_TGT, POSE_REF, POSE_TGT, STYLE
 
 from dynast.inference.errors import UnknownTask
 from dynast.semantics import FACE_CHANNELS, POSE_CHANNELS
@@ -18,6 +17,7 @@ from dynast.tasks import (
     register_task,
     task_names,
 )
+from test_pipeline import CONTENT, FACE_REF, FACE_TGT, POSE_REF, POSE_TGT, STYLE
 
 
 def test_registry_lists_the_three_tasks() -> None:
