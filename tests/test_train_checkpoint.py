@@ -1,5 +1,6 @@
 """Training checkpoints: read with weights_only=True (crafted pickles refused, nothing run),
 per-device RNG states, resume on a different number of processes."""
+
 from __future__ import annotations
 
 import pathlib
@@ -9,11 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from test_train_fit import CONFIGS, DATA, TINY, tiny_config
 
 from train import checkpoint
 from train.cli import main
-
-from test_train_fit import CONFIGS, DATA, TINY, tiny_config
 
 MARKER_NAME = "code_ran.txt"
 
@@ -39,21 +39,45 @@ def _craft(path: Path) -> Path:
 def test_crafted_pickle_is_refused_by_load_without_running_code(tmp_path: Path) -> None:
     path = tmp_path / "latest.pt"
     marker = _craft(path)
-    with pytest.raises(checkpoint.CheckpointError, match="refused to load .*latest.pt.*nothing in it was run"):
+    with pytest.raises(
+        checkpoint.CheckpointError, match="refused to load .*latest.pt.*nothing in it was run"
+    ):
         checkpoint.load(path)
     assert not marker.exists()
 
 
-def test_crafted_pickle_is_refused_by_export_and_resume(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_crafted_pickle_is_refused_by_export_and_resume(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     out = tmp_path / "run"
     marker = _craft(out / "checkpoints" / "latest.pt")
-    code = main(["export", "--checkpoint", str(out / "checkpoints" / "latest.pt"), "--out", str(tmp_path / "x")])
+    code = main(
+        [
+            "export",
+            "--checkpoint",
+            str(out / "checkpoints" / "latest.pt"),
+            "--out",
+            str(tmp_path / "x"),
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert code == 2 and err.startswith("error: refused to load") and len(err.splitlines()) == 1
     assert not (tmp_path / "x").exists()
-    code = main(["fit", "--config", str(CONFIGS / "face_smoke.yaml"), "--out", str(out), "--resume",
-                 *DATA["face"], *TINY, f"data.cache_dir={tmp_path / 'cache'}", "data.max_images=2",
-                 "schedule.batch_size=1"])
+    code = main(
+        [
+            "fit",
+            "--config",
+            str(CONFIGS / "face_smoke.yaml"),
+            "--out",
+            str(out),
+            "--resume",
+            *DATA["face"],
+            *TINY,
+            f"data.cache_dir={tmp_path / 'cache'}",
+            "data.max_images=2",
+            "schedule.batch_size=1",
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert code == 2 and "refused to load" in err
     assert not marker.exists()
@@ -84,7 +108,9 @@ def test_rng_state_round_trips_through_a_weights_only_file(tmp_path: Path) -> No
     assert [random.random() for _ in range(3)] == expected[2]
 
 
-def test_cuda_rng_is_saved_and_restored_for_this_rank_device_only(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cuda_rng_is_saved_and_restored_for_this_rank_device_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     calls = []
 
     def forbidden(*args, **kwargs):
@@ -92,8 +118,14 @@ def test_cuda_rng_is_saved_and_restored_for_this_rank_device_only(monkeypatch: p
 
     monkeypatch.setattr(torch.cuda, "get_rng_state_all", forbidden)
     monkeypatch.setattr(torch.cuda, "set_rng_state_all", forbidden)
-    monkeypatch.setattr(torch.cuda, "get_rng_state", lambda device: calls.append(("get", device)) or torch.zeros(8, dtype=torch.uint8))
-    monkeypatch.setattr(torch.cuda, "set_rng_state", lambda state, device: calls.append(("set", device)))
+    monkeypatch.setattr(
+        torch.cuda,
+        "get_rng_state",
+        lambda device: calls.append(("get", device)) or torch.zeros(8, dtype=torch.uint8),
+    )
+    monkeypatch.setattr(
+        torch.cuda, "set_rng_state", lambda state, device: calls.append(("set", device))
+    )
     device = torch.device("cuda", 1)
     state = checkpoint.rng_state(device)
     checkpoint.set_rng_state(state, device)
@@ -104,21 +136,36 @@ def test_cuda_rng_is_saved_and_restored_for_this_rank_device_only(monkeypatch: p
     assert calls == []
 
 
-def test_resume_from_a_checkpoint_of_another_world_size(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_resume_from_a_checkpoint_of_another_world_size(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     from train.trainer import CHECKPOINT_NAME, Trainer, fit
 
-    common = ("data.max_images=2", "schedule.batch_size=1", "schedule.epochs=3", "schedule.decay_epochs=1",
-              "run.checkpoint_every=0")
+    common = (
+        "data.max_images=2",
+        "schedule.batch_size=1",
+        "schedule.epochs=3",
+        "schedule.decay_epochs=1",
+        "run.checkpoint_every=0",
+    )
     out = tmp_path / "run"
     fit(tiny_config("face", out, tmp_path / "cache", *common, "schedule.max_steps=2"))
     path = out / CHECKPOINT_NAME
     state = checkpoint.load(path)
     rank0 = state["rng"][0]
     # As if written by 2 GPU ranks: each rank saved its own device's CUDA state.
-    fake_gpu = [{**rank0, "cuda": torch.zeros(16, dtype=torch.uint8)},
-                {**rank0, "torch": torch.manual_seed(99).get_state(), "cuda": torch.ones(16, dtype=torch.uint8)}]
+    fake_gpu = [
+        {**rank0, "cuda": torch.zeros(16, dtype=torch.uint8)},
+        {
+            **rank0,
+            "torch": torch.manual_seed(99).get_state(),
+            "cuda": torch.ones(16, dtype=torch.uint8),
+        },
+    ]
     checkpoint.save_atomic({**state, "rng": fake_gpu, "world_size": 2}, path)
-    trainer = Trainer(tiny_config("face", out, tmp_path / "cache", *common, "schedule.max_steps=4"), resume=True)
+    trainer = Trainer(
+        tiny_config("face", out, tmp_path / "cache", *common, "schedule.max_steps=4"), resume=True
+    )
     assert "written by 2 process(es), this run has 1" in capsys.readouterr().out
     assert torch.equal(torch.get_rng_state(), rank0["torch"])  # rank 0 got rank 0's state
     assert trainer.fit()["steps"] == 4

@@ -1,4 +1,5 @@
 """Data-set parsers on small trees in the published layouts, corrupt files, warps, sampling."""
+
 from __future__ import annotations
 
 import shutil
@@ -18,14 +19,41 @@ from train.data.style import ContentStyle
 ASSETS = Path(__file__).resolve().parent / "assets" / "train"
 PEOPLE = sorted((ASSETS / "people").glob("*.jpg"))
 
-# One person's OpenPose output in the release's text format (x y score id / 18 indices + score + count).
-CANDIDATE = "\n".join(f"{x:.18e} {y:.18e} {0.9:.18e} {i:.18e}" for i, (x, y) in enumerate(
-    [(128, 31), (128, 69), (98, 67), (93, 121), (105, 164), (157, 71), (160, 124), (172, 171), (111, 169),
-     (113, 250), (150, 169), (144, 250), (123, 26), (137, 25), (113, 29), (145, 28)]))
-SUBSET = " ".join(f"{v:.18e}" for v in [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, -1, 10, 11, -1, 12, 13, 14, 15, 28.2, 16])
+# One person's OpenPose output in the release's text format
+# (x y score id / 18 indices + score + count).
+CANDIDATE = "\n".join(
+    f"{x:.18e} {y:.18e} {0.9:.18e} {i:.18e}"
+    for i, (x, y) in enumerate(
+        [
+            (128, 31),
+            (128, 69),
+            (98, 67),
+            (93, 121),
+            (105, 164),
+            (157, 71),
+            (160, 124),
+            (172, 171),
+            (111, 169),
+            (113, 250),
+            (150, 169),
+            (144, 250),
+            (123, 26),
+            (137, 25),
+            (113, 29),
+            (145, 28),
+        ]
+    )
+)
+SUBSET = " ".join(
+    f"{v:.18e}" for v in [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, -1, 10, 11, -1, 12, 13, 14, 15, 28.2, 16]
+)
 
-ENTRIES = [r"img\WOMEN\Dresses\id_00000001\01_1_front.jpg", r"img\WOMEN\Dresses\id_00000001\01_2_side.jpg",
-           r"img\MEN\Denim\id_00000002\02_1_front.jpg", r"img\MEN\Denim\id_00000002\02_3_back.jpg"]
+ENTRIES = [
+    r"img\WOMEN\Dresses\id_00000001\01_1_front.jpg",
+    r"img\WOMEN\Dresses\id_00000001\01_2_side.jpg",
+    r"img\MEN\Denim\id_00000002\02_1_front.jpg",
+    r"img\MEN\Denim\id_00000002\02_3_back.jpg",
+]
 
 
 def make_deepfashion(root: Path, corrupt: str | None = None) -> Path:
@@ -43,9 +71,12 @@ def make_deepfashion(root: Path, corrupt: str | None = None) -> Path:
     (root / "train.txt").write_text("\n".join(ENTRIES))
     (root / "val.txt").write_text("\n".join(ENTRIES[:2]))
     (root / "deepfashion_self_pair.txt").write_text(
-        f"{ENTRIES[0]},{ENTRIES[1]}\n{ENTRIES[1]},{ENTRIES[0]}\n{ENTRIES[2]},{ENTRIES[3]}\n")
+        f"{ENTRIES[0]},{ENTRIES[1]}\n{ENTRIES[1]},{ENTRIES[0]}\n{ENTRIES[2]},{ENTRIES[3]}\n"
+    )
     (root / "deepfashion_ref.txt").write_text(f"{ENTRIES[3]},{ENTRIES[0]},{ENTRIES[2]}\n")
-    (root / "deepfashion_ref_test.txt").write_text(f"{ENTRIES[0]},{ENTRIES[2]}\n{ENTRIES[1]},{ENTRIES[3]}\n")
+    (root / "deepfashion_ref_test.txt").write_text(
+        f"{ENTRIES[0]},{ENTRIES[2]}\n{ENTRIES[1]},{ENTRIES[3]}\n"
+    )
     return root
 
 
@@ -53,21 +84,38 @@ def test_deepfashion_layout_pairs_and_semantics(tmp_path: Path) -> None:
     ds = DeepFashion(make_deepfashion(tmp_path / "df"), size=64, split="train")
     assert len(ds) == 4
     pairs = dict(ds.pairs)
-    assert pairs["img/WOMEN/Dresses/id_00000001/01_1_front.jpg"] == ["img/WOMEN/Dresses/id_00000001/01_2_side.jpg"]
-    assert pairs["img/MEN/Denim/id_00000002/02_3_back.jpg"] == ["img/MEN/Denim/id_00000002/02_1_front.jpg"]  # ref.txt fallback
+    assert pairs["img/WOMEN/Dresses/id_00000001/01_1_front.jpg"] == [
+        "img/WOMEN/Dresses/id_00000001/01_2_side.jpg"
+    ]
+    assert pairs["img/MEN/Denim/id_00000002/02_3_back.jpg"] == [
+        "img/MEN/Denim/id_00000002/02_1_front.jpg"
+    ]  # ref.txt fallback
     sample = ds[(0, 7)]
     assert sample["skipped"] == []
-    assert sample["target_semantics"].shape == (20, 64, 64) and sample["ref_semantics"].shape == (20, 64, 64)
-    assert sample["target"].shape == (3, 64, 64) and -1 <= sample["target"].min() < sample["target"].max() <= 1
+    assert sample["target_semantics"].shape == (20, 64, 64) and sample["ref_semantics"].shape == (
+        20,
+        64,
+        64,
+    )
+    assert (
+        sample["target"].shape == (3, 64, 64)
+        and -1 <= sample["target"].min() < sample["target"].max() <= 1
+    )
     assert sample["target_semantics"][:3].amax() > 0  # the skeleton is drawn
     val = DeepFashion(tmp_path / "df", size=64, split="val")
-    assert dict(val.pairs)["img/WOMEN/Dresses/id_00000001/01_1_front.jpg"] == ["img/MEN/Denim/id_00000002/02_1_front.jpg"]
+    assert dict(val.pairs)["img/WOMEN/Dresses/id_00000001/01_1_front.jpg"] == [
+        "img/MEN/Denim/id_00000002/02_1_front.jpg"
+    ]
 
 
 def test_deepfashion_corrupt_jpeg_is_skipped_and_reported(tmp_path: Path) -> None:
     ds = DeepFashion(make_deepfashion(tmp_path / "df", corrupt=ENTRIES[0]), size=64, split="train")
-    sample = ds[(0, 1)]  # the corrupt target, then a target whose reference is that file: both skipped
-    assert sample["skipped"] and all("01_1_front.jpg" in reason for _name, reason in sample["skipped"])
+    sample = ds[
+        (0, 1)
+    ]  # the corrupt target, then a target whose reference is that file: both skipped
+    assert sample["skipped"] and all(
+        "01_1_front.jpg" in reason for _name, reason in sample["skipped"]
+    )
     assert sample["skipped"][0][0].endswith("01_1_front.jpg")  # (sample name, reason)
     assert sample["target"].shape == (3, 64, 64)
     batch = collate([sample, ds[(2, 3)]])
@@ -91,8 +139,14 @@ def test_style_folders_crop_and_skip_corrupt(tmp_path: Path) -> None:
     names = [Path(ds.name(i)).name for i in range(len(ds))]
     sample = ds[(names.index("broken.jpg"), 5)]
     assert len(sample["skipped"]) == 1 and "broken.jpg" in sample["skipped"][0][1]
-    assert sample["target_semantics"].shape == (3, 32, 32) and sample["ref_image"].shape == (3, 32, 32)
-    assert torch.equal(ds[(0, 5)]["target_semantics"], ds[(0, 5)]["target_semantics"])  # seeded crops
+    assert sample["target_semantics"].shape == (3, 32, 32) and sample["ref_image"].shape == (
+        3,
+        32,
+        32,
+    )
+    assert torch.equal(
+        ds[(0, 5)]["target_semantics"], ds[(0, 5)]["target_semantics"]
+    )  # seeded crops
     with pytest.raises(DataLayoutError, match="nowhere"):
         ContentStyle(tmp_path / "nowhere", ASSETS / "style" / "style", 32, 48)
 
@@ -105,12 +159,14 @@ def test_warp_moves_points_where_the_image_content_goes() -> None:
     points = np.array([[20.0, 30.0], [40.0, 25.0], [32.0, 44.0]])
     image = torch.zeros(1, h, w)
     for x, y in points.astype(int):
-        image[0, y - 1:y + 2, x - 1:x + 2] = 1.0
+        image[0, y - 1 : y + 2, x - 1 : x + 2] = 1.0
     warped = apply_grid(image, grid)[0]
     moved, visible = warp_points(points, grid)
     assert visible.all()
     for x, y in moved.round().astype(int):
-        assert warped[y - 1:y + 2, x - 1:x + 2].max() > 0.5  # the blob arrived at the predicted place
+        assert (
+            warped[y - 1 : y + 2, x - 1 : x + 2].max() > 0.5
+        )  # the blob arrived at the predicted place
     far, vis = warp_points(np.array([[500.0, 500.0]]), grid)
     assert not vis[0]
 
@@ -154,7 +210,11 @@ def test_celebamask_layout(tmp_path: Path) -> None:
     assert len(ds) == 2 and ds.semantic_nc == 15
     sample = ds[(1, 0)]
     assert sample["skipped"] == [] and sample["target_semantics"].shape == (15, 64, 64)
-    assert sample["ref_semantics"].shape == (15, 64, 64) and sample["ref_image"].shape == (3, 64, 64)
+    assert sample["ref_semantics"].shape == (15, 64, 64) and sample["ref_image"].shape == (
+        3,
+        64,
+        64,
+    )
     with pytest.raises(DataLayoutError, match="CelebAMask-HQ-mask-anno"):
         shutil.rmtree(root / "CelebAMask-HQ-mask-anno")
         CelebAMaskHQ(root, size=64, cache_dir=tmp_path / "cache")
@@ -162,7 +222,6 @@ def test_celebamask_layout(tmp_path: Path) -> None:
 
 def test_face_photos_cache_semantics_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import dynast.semantics as semantics
-
     from train.data.faces import FacePhotos
 
     calls = []
@@ -175,10 +234,14 @@ def test_face_photos_cache_semantics_once(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setattr(semantics, "face_semantics_from_photo", counting)
     ds = FacePhotos(ASSETS / "faces", size=32, cache_dir=tmp_path / "cache", max_images=2)
     first = ds[(0, 1)]
-    again = FacePhotos(ASSETS / "faces", size=32, cache_dir=tmp_path / "cache", max_images=2)[(0, 2)]
+    again = FacePhotos(ASSETS / "faces", size=32, cache_dir=tmp_path / "cache", max_images=2)[
+        (0, 2)
+    ]
     assert len(calls) == 1  # the second data set read the .npz
     assert torch.equal(first["target_semantics"], again["target_semantics"])
-    assert not torch.equal(first["ref_image"], again["ref_image"])  # a different random exemplar warp
+    assert not torch.equal(
+        first["ref_image"], again["ref_image"]
+    )  # a different random exemplar warp
     assert first["target_semantics"].shape[0] == ds.semantic_nc
 
 
@@ -207,7 +270,9 @@ def test_exemplar_colours_match_the_target_up_to_the_warp() -> None:
         torch.testing.assert_close(exemplar, apply_grid(target, grid))  # the target, warped
         # Mean and std per channel; the warp alone (crop, zoom) moves them by a few hundredths,
         # a jitter of the exemplar alone moved them by 0.16 on average on this photo.
-        diffs.append(float((_colour_stats(exemplar, _in_frame(grid)) - _colour_stats(target)).abs().max()))
+        diffs.append(
+            float((_colour_stats(exemplar, _in_frame(grid)) - _colour_stats(target)).abs().max())
+        )
         jittered += int((_colour_stats(target) - _colour_stats(photo)).abs().max() > 0.02)
     assert max(diffs) < 0.09 and sum(diffs) / len(diffs) < 0.05, diffs
     assert jittered >= 6  # photometric jitter happened, to both sides

@@ -1,4 +1,5 @@
 """Evaluation metrics against hand-checkable cases."""
+
 from __future__ import annotations
 
 import math
@@ -6,13 +7,24 @@ import math
 import pytest
 import torch
 
-from train.evaluation.metrics import l1, laplacian_pyramid, pooled_target, psnr, sliced_wasserstein, ssim
+from train.evaluation.metrics import (
+    l1,
+    laplacian_pyramid,
+    pooled_target,
+    psnr,
+    sliced_wasserstein,
+    ssim,
+)
 
 
 def _smooth_image(seed: int, size: int = 64) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
-    x = torch.nn.functional.interpolate(torch.rand(1, 3, size // 8, size // 8, generator=g), size=(size, size),
-                                        mode="bilinear", align_corners=False)
+    x = torch.nn.functional.interpolate(
+        torch.rand(1, 3, size // 8, size // 8, generator=g),
+        size=(size, size),
+        mode="bilinear",
+        align_corners=False,
+    )
     return x * 2 - 1
 
 
@@ -65,10 +77,32 @@ def test_evaluate_command_writes_json_and_markdown(tmp_path) -> None:
 
     assets = Path(__file__).resolve().parent / "assets" / "train" / "style"
     torch.manual_seed(0)
-    DynaST(DynaSTConfig(semantic_nc=3, ref_semantic_nc=0, ngf=4, train_size=(32, 32))).save_pretrained(tmp_path / "model")
+    DynaST(
+        DynaSTConfig(semantic_nc=3, ref_semantic_nc=0, ngf=4, train_size=(32, 32))
+    ).save_pretrained(tmp_path / "model")
     out = tmp_path / "results.json"
-    assert main(["evaluate", "--checkpoint", str(tmp_path / "model"), "--task", "style", "--content", str(assets / "content"),
-                 "--style", str(assets / "style"), "--size", "32", "--max-images", "2", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--checkpoint",
+                str(tmp_path / "model"),
+                "--task",
+                "style",
+                "--content",
+                str(assets / "content"),
+                "--style",
+                str(assets / "style"),
+                "--size",
+                "32",
+                "--max-images",
+                "2",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     results = json.loads(out.read_text())
     summary = results["summary"]
     assert summary["images"] == 2 and 0 < summary["seconds_per_image"]
@@ -86,15 +120,44 @@ def test_evaluate_face_reports_every_block(tmp_path) -> None:
 
     faces = Path(__file__).resolve().parent / "assets" / "train" / "faces"
     torch.manual_seed(0)
-    cfg = DynaSTConfig(semantic_nc=FACE_CHANNELS, ref_semantic_nc=FACE_CHANNELS, ngf=4, train_size=(32, 32))
+    cfg = DynaSTConfig(
+        semantic_nc=FACE_CHANNELS, ref_semantic_nc=FACE_CHANNELS, ngf=4, train_size=(32, 32)
+    )
     DynaST(cfg).save_pretrained(tmp_path / "model")
-    results = evaluate(EvalRequest(checkpoint=str(tmp_path / "model"), task="face", data=str(faces), size=32,
-                                   max_images=2, batch_size=2, out=str(tmp_path / "r.json"),
-                                   cache_dir=str(tmp_path / "cache"), save_images=str(tmp_path / "png")))
+    results = evaluate(
+        EvalRequest(
+            checkpoint=str(tmp_path / "model"),
+            task="face",
+            data=str(faces),
+            size=32,
+            max_images=2,
+            batch_size=2,
+            out=str(tmp_path / "r.json"),
+            cache_dir=str(tmp_path / "cache"),
+            save_images=str(tmp_path / "png"),
+        )
+    )
     blocks = results["per_block"]
-    assert [(b["height"], b["width"]) for b in blocks] == [(4, 4), (4, 4), (8, 8), (8, 8), (16, 16), (16, 16), (32, 32), (32, 32)]
+    assert [(b["height"], b["width"]) for b in blocks] == [
+        (4, 4),
+        (4, 4),
+        (8, 8),
+        (8, 8),
+        (16, 16),
+        (16, 16),
+        (32, 32),
+        (32, 32),
+    ]
     assert all(0 <= b["l1"] <= 1 and b["psnr"] > 0 for b in blocks)
-    assert {"warp_l1", "warp_psnr", "warp_ssim", "output_l1", "output_psnr", "output_ssim", "swd_x1e3"} <= set(results["summary"])
+    assert {
+        "warp_l1",
+        "warp_psnr",
+        "warp_ssim",
+        "output_l1",
+        "output_psnr",
+        "output_ssim",
+        "swd_x1e3",
+    } <= set(results["summary"])
     assert len(list((tmp_path / "png" / "generated").glob("*.png"))) == 2
     assert len(list((tmp_path / "png" / "real").glob("*.png"))) == 2
 
@@ -104,8 +167,26 @@ def test_ablation_report_tabulates_and_plots(tmp_path):
 
     from train.ablation_report import main as report
 
-    summary = {"warp_l1": 0.1, "warp_psnr": 20.0, "warp_ssim": 0.5, "output_ssim": 0.4, "output_psnr": 18.0}
+    summary = {
+        "warp_l1": 0.1,
+        "warp_psnr": 20.0,
+        "warp_ssim": 0.5,
+        "output_ssim": 0.4,
+        "output_psnr": 18.0,
+    }
     for name, shift in (("a", 0.0), ("b", 1.0)):
-        (tmp_path / f"{name}.json").write_text(json.dumps({"summary": {k: v + shift for k, v in summary.items()}}))
-    assert report([f"full={tmp_path / 'a.json'}", f"no pruning={tmp_path / 'b.json'}", "--plot", str(tmp_path / "p.png")]) == 0
+        (tmp_path / f"{name}.json").write_text(
+            json.dumps({"summary": {k: v + shift for k, v in summary.items()}})
+        )
+    assert (
+        report(
+            [
+                f"full={tmp_path / 'a.json'}",
+                f"no pruning={tmp_path / 'b.json'}",
+                "--plot",
+                str(tmp_path / "p.png"),
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "p.png").stat().st_size > 1000

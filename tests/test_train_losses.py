@@ -1,4 +1,5 @@
 """Losses, discriminator and VGG: shapes, key layout, hand-checkable values."""
+
 from __future__ import annotations
 
 import json
@@ -12,10 +13,17 @@ import torch.nn.functional as F
 from train.config import LossConfig
 from train.losses.discriminator import MultiscaleDiscriminator
 from train.losses.gan import feature_matching_loss, hinge_d_loss, hinge_g_loss
-from train.losses.objectives import StyleObjective, SupervisedObjective, channel_stats, matching_loss
+from train.losses.objectives import (
+    StyleObjective,
+    SupervisedObjective,
+    channel_stats,
+    matching_loss,
+)
 from train.losses.vgg import VGG19Features, load_vgg19_state
 
-OFFICIAL_D_KEYS = Path(__file__).parent / "fixtures" / "official_parity" / "official_D_deepfashion_keys.json"
+OFFICIAL_D_KEYS = (
+    Path(__file__).parent / "fixtures" / "official_parity" / "official_D_deepfashion_keys.json"
+)
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +39,9 @@ def test_discriminator_state_dict_matches_the_release() -> None:
     outs = d(torch.randn(2, 23, 64, 64))
     assert len(outs) == 2 and [len(o) for o in outs] == [5, 5]
     assert outs[0][-1].shape == (2, 1, 6, 6) and outs[1][-1].shape == (2, 1, 2, 2)
-    assert not any(p.requires_grad for p in d.discriminator_0.dec.parameters())  # kept only for loading
+    assert not any(
+        p.requires_grad for p in d.discriminator_0.dec.parameters()
+    )  # kept only for loading
 
 
 def test_hinge_and_feature_matching_values() -> None:
@@ -53,7 +63,9 @@ def test_matching_loss_compares_each_warp_with_the_pooled_target() -> None:
 
 def test_vgg_weights_dequantised_and_cached(tmp_path: Path) -> None:
     state = load_vgg19_state(tmp_path)
-    assert state["block1_conv1.weight"].shape == (64, 3, 3, 3) and state["block5_conv4.weight"].shape == (512, 512, 3, 3)
+    assert state["block1_conv1.weight"].shape == (64, 3, 3, 3) and state[
+        "block5_conv4.weight"
+    ].shape == (512, 512, 3, 3)
     assert len(list(tmp_path.glob("*.safetensors"))) == 1
     again = load_vgg19_state(tmp_path)
     assert torch.equal(again["block3_conv2.weight"], state["block3_conv2.weight"])
@@ -66,7 +78,10 @@ def test_vgg_features_tell_photos_apart(vgg: VGG19Features) -> None:
     a = to_tensor(resize(read_rgb(faces[0]), 64, 64))[None]
     b = to_tensor(resize(read_rgb(faces[2]), 64, 64))[None]
     shifted = torch.roll(a, 2, dims=-1)
-    pooled = {k: vgg(x, ["relu5_1"])["relu5_1"].mean((2, 3)) for k, x in (("a", a), ("b", b), ("s", shifted))}
+    pooled = {
+        k: vgg(x, ["relu5_1"])["relu5_1"].mean((2, 3))
+        for k, x in (("a", a), ("b", b), ("s", shifted))
+    }
     same = F.cosine_similarity(pooled["a"], pooled["s"]).item()
     other = F.cosine_similarity(pooled["a"], pooled["b"]).item()
     assert same > 0.9 and other < same - 0.05
@@ -74,23 +89,39 @@ def test_vgg_features_tell_photos_apart(vgg: VGG19Features) -> None:
     assert feats["relu1_2"].shape == (1, 64, 64, 64) and feats["relu4_2"].shape == (1, 512, 8, 8)
 
 
-def test_supervised_objective_is_zero_where_output_and_warps_are_perfect(vgg: VGG19Features) -> None:
+def test_supervised_objective_is_zero_where_output_and_warps_are_perfect(
+    vgg: VGG19Features,
+) -> None:
     weights = LossConfig(gan=0.0, gan_feat=0.0)
     target = torch.rand(1, 3, 32, 32) * 2 - 1
     out = SimpleNamespace(image=target.clone(), warps=[F.avg_pool2d(target, 4), target.clone()])
-    terms = SupervisedObjective(weights, vgg).generator(out, {"target": target, "target_semantics": torch.zeros(1, 2, 32, 32)}, None)
+    terms = SupervisedObjective(weights, vgg).generator(
+        out, {"target": target, "target_semantics": torch.zeros(1, 2, 32, 32)}, None
+    )
     assert terms.total.item() == pytest.approx(0.0, abs=1e-4)
     out.image = -target
-    assert SupervisedObjective(weights, vgg).generator(out, {"target": target, "target_semantics": torch.zeros(1, 2, 32, 32)}, None).parts["vgg"] > 1
+    assert (
+        SupervisedObjective(weights, vgg)
+        .generator(out, {"target": target, "target_semantics": torch.zeros(1, 2, 32, 32)}, None)
+        .parts["vgg"]
+        > 1
+    )
 
 
 def test_style_objective(vgg: VGG19Features) -> None:
     content = torch.rand(1, 3, 32, 32) * 2 - 1
     style = torch.rand(1, 3, 32, 32) * 2 - 1
     obj = StyleObjective(LossConfig(), vgg)
-    same = obj.generator(SimpleNamespace(image=content), {"target_semantics": content, "ref_image": content})
+    same = obj.generator(
+        SimpleNamespace(image=content), {"target_semantics": content, "ref_image": content}
+    )
     assert same.total.item() == pytest.approx(0.0, abs=1e-3)
-    other = obj.generator(SimpleNamespace(image=content), {"target_semantics": content, "ref_image": style})
-    assert other.parts["content"].item() == pytest.approx(0.0, abs=1e-3) and other.parts["style"].item() > 1
+    other = obj.generator(
+        SimpleNamespace(image=content), {"target_semantics": content, "ref_image": style}
+    )
+    assert (
+        other.parts["content"].item() == pytest.approx(0.0, abs=1e-3)
+        and other.parts["style"].item() > 1
+    )
     mean, std = channel_stats(torch.tensor([[[[1.0, 3.0]]]]), eps=0.0)
-    assert mean.item() == 2.0 and std.item() == pytest.approx(2 ** 0.5)
+    assert mean.item() == 2.0 and std.item() == pytest.approx(2**0.5)

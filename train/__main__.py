@@ -1,4 +1,5 @@
 """``python -m train``: see train/cli.py."""
+
 import sys
 
 from train.cli import main

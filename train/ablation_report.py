@@ -5,14 +5,20 @@
 Each RESULTS.json is written by ``python -m train evaluate``. Prints a Markdown table of the
 warp and output metrics, in the order given, and saves a bar plot of them.
 """
+
 from __future__ import annotations
 
 import argparse
 import json
 from pathlib import Path
 
-COLUMNS = [("warp_l1", "warp L1"), ("warp_psnr", "warp PSNR (dB)"), ("warp_ssim", "warp SSIM"),
-           ("output_ssim", "output SSIM"), ("output_psnr", "output PSNR (dB)")]
+COLUMNS = [
+    ("warp_l1", "warp L1"),
+    ("warp_psnr", "warp PSNR (dB)"),
+    ("warp_ssim", "warp SSIM"),
+    ("output_ssim", "output SSIM"),
+    ("output_psnr", "output PSNR (dB)"),
+]
 
 
 def load(pairs: list[str]) -> dict[str, dict[str, float]]:
@@ -29,7 +35,10 @@ def load(pairs: list[str]) -> dict[str, dict[str, float]]:
 def table(results: dict[str, dict[str, float]]) -> str:
     head = "| variant | " + " | ".join(label for _, label in COLUMNS) + " |"
     rule = "|---" * (len(COLUMNS) + 1) + "|"
-    rows = [f"| {name} | " + " | ".join(f"{m[key]:.4g}" for key, _ in COLUMNS) + " |" for name, m in results.items()]
+    rows = [
+        f"| {name} | " + " | ".join(f"{m[key]:.4g}" for key, _ in COLUMNS) + " |"
+        for name, m in results.items()
+    ]
     return "\n".join([head, rule, *rows])
 
 
@@ -39,7 +48,11 @@ def plot(results: dict[str, dict[str, float]], path: str | Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    keys = [("warp_psnr", "warp PSNR (dB)"), ("warp_ssim", "warp SSIM"), ("output_ssim", "output SSIM")]
+    keys = [
+        ("warp_psnr", "warp PSNR (dB)"),
+        ("warp_ssim", "warp SSIM"),
+        ("output_ssim", "output SSIM"),
+    ]
     fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3.2))
     names = list(results)
     for ax, (key, label) in zip(axes, keys):
@@ -51,7 +64,9 @@ def plot(results: dict[str, dict[str, float]], path: str | Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m train.ablation_report", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m train.ablation_report", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("results", nargs="+", help="NAME=RESULTS.json")
     parser.add_argument("--plot", help="write a bar plot here")
     args = parser.parse_args(argv)

@@ -6,6 +6,7 @@ bool, None): model and optimiser state dicts, the GradScaler's numbers, the conf
 and every rank's RNG states as tensors / tuples. It is read with ``torch.load(weights_only=True)``,
 so a crafted ``latest.pt`` whose unpickling would run code is refused before anything runs.
 """
+
 from __future__ import annotations
 
 import os
@@ -31,8 +32,13 @@ def rng_state(device: torch.device) -> dict[str, Any]:
     kind, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)
     state: dict[str, Any] = {
         "torch": torch.get_rng_state(),
-        "numpy": {"kind": str(kind), "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
-                  "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
+        "numpy": {
+            "kind": str(kind),
+            "keys": torch.from_numpy(keys.astype(np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached_gaussian": float(cached),
+        },
         "python": random.getstate(),
     }
     if device.type == "cuda":
@@ -44,8 +50,15 @@ def set_rng_state(state: dict[str, Any], device: torch.device) -> None:
     """Restore what :func:`rng_state` captured; the CUDA state goes to ``device`` only."""
     torch.set_rng_state(state["torch"])
     n = state["numpy"]
-    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"],
-                         n["cached_gaussian"]))
+    np.random.set_state(
+        (
+            n["kind"],
+            n["keys"].numpy().astype(np.uint32),
+            n["pos"],
+            n["has_gauss"],
+            n["cached_gaussian"],
+        )
+    )
     version, internal, gauss = state["python"]
     random.setstate((version, tuple(internal), gauss))
     if "cuda" in state and device.type == "cuda":
@@ -53,14 +66,16 @@ def set_rng_state(state: dict[str, Any], device: torch.device) -> None:
 
 
 def seed_fresh(seed: int, rank: int, step: int) -> None:
-    """Deterministic RNG states for a rank the checkpoint has no state for (resume on more ranks)."""
+    """Deterministic RNG states for a rank the checkpoint has no state for (more ranks now)."""
     mixed = int(np.random.SeedSequence([seed, rank, step]).generate_state(1)[0])
     torch.manual_seed(mixed)  # CPU and every CUDA device
     np.random.seed(mixed)
     random.seed(mixed)
 
 
-def restore_rng(saved: list[dict[str, Any]], rank: int, device: torch.device, seed: int, step: int) -> bool:
+def restore_rng(
+    saved: list[dict[str, Any]], rank: int, device: torch.device, seed: int, step: int
+) -> bool:
     """Give this rank its saved RNG states when the checkpoint has them (``rank < len(saved)``),
     otherwise fresh deterministic ones. Returns whether saved states were restored.
 
@@ -108,11 +123,15 @@ def load(path: str | Path) -> dict[str, Any]:
         first = lines[0].split(". Please")[0] if lines else type(err).__name__
         raise CheckpointError(
             f"refused to load {path}: it holds pickled objects other than tensors and plain values "
-            f"(a crafted file, or one written by an earlier version of this project); nothing in it "
-            f"was run. Detail: {first}") from None
+            f"(a crafted file, or one written by an earlier version of this project); nothing in "
+            f"it "
+            f"was run. Detail: {first}"
+        ) from None
     except (RuntimeError, EOFError, OSError) as err:
         raise CheckpointError(f"cannot read training checkpoint {path}: {err}") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         found = state.get("format") if isinstance(state, dict) else type(state).__name__
-        raise CheckpointError(f"{path} is not a training checkpoint of format {FORMAT} (found {found!r})")
+        raise CheckpointError(
+            f"{path} is not a training checkpoint of format {FORMAT} (found {found!r})"
+        )
     return state

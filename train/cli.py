@@ -1,4 +1,5 @@
-"""Command line: ``python -m train fit ...``, ``python -m train evaluate ...``, ``python -m train export ...``."""
+"""Command line: ``python -m train fit ...``, ``... evaluate ...``, ``... export ...``."""
+
 from __future__ import annotations
 
 import argparse
@@ -8,7 +9,12 @@ import sys
 
 def _fit_overrides(args: argparse.Namespace) -> list[str]:
     extra = list(args.overrides)
-    for flag, key in (("data", "data.path"), ("content", "data.content"), ("style", "data.style"), ("out", "run.out")):
+    for flag, key in (
+        ("data", "data.path"),
+        ("content", "data.content"),
+        ("style", "data.style"),
+        ("out", "run.out"),
+    ):
         value = getattr(args, flag)
         if value is not None:
             extra.append(f"{key}={value}")
@@ -16,20 +22,28 @@ def _fit_overrides(args: argparse.Namespace) -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m train", description="Train and evaluate DynaST.")
+    parser = argparse.ArgumentParser(
+        prog="python -m train", description="Train and evaluate DynaST."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    fit = sub.add_parser("fit", help="train a model", description="Overrides: section.key=value, e.g. optim.lr=2e-4")
+    fit = sub.add_parser(
+        "fit", help="train a model", description="Overrides: section.key=value, e.g. optim.lr=2e-4"
+    )
     fit.add_argument("--config", required=True, help="YAML file, e.g. train/configs/pose.yaml")
     fit.add_argument("--data", help="data root or photo folder (data.path)")
     fit.add_argument("--content", help="style task: content image folder")
     fit.add_argument("--style", help="style task: style image folder")
     fit.add_argument("--out", help="run directory (run.out)")
-    fit.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/latest.pt")
+    fit.add_argument(
+        "--resume", action="store_true", help="continue from OUT/checkpoints/latest.pt"
+    )
     fit.add_argument("overrides", nargs="*", help="section.key=value")
 
     ev = sub.add_parser("evaluate", help="score a trained model")
-    ev.add_argument("--checkpoint", required=True, help="a save_pretrained directory (e.g. RUN/final)")
+    ev.add_argument(
+        "--checkpoint", required=True, help="a save_pretrained directory (e.g. RUN/final)"
+    )
     ev.add_argument("--task", required=True)
     ev.add_argument("--data", help="data root or photo folder")
     ev.add_argument("--content")
@@ -39,16 +53,33 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--size", type=int, default=256)
     ev.add_argument("--max-images", type=int, default=0)
     ev.add_argument("--batch-size", type=int, default=4)
-    ev.add_argument("--inception", help="pytorch-fid Inception weights (pt_inception-2015-12-05-*.pth) for FID")
-    ev.add_argument("--save-images", default="", help="write generated/ and real/ PNGs here (for pytorch-fid)")
-    ev.add_argument("--cache-dir", default="", help="semantics cache (default ~/.cache/dynast/semantics)")
+    ev.add_argument(
+        "--inception", help="pytorch-fid Inception weights (pt_inception-2015-12-05-*.pth) for FID"
+    )
+    ev.add_argument(
+        "--save-images", default="", help="write generated/ and real/ PNGs here (for pytorch-fid)"
+    )
+    ev.add_argument(
+        "--cache-dir", default="", help="semantics cache (default ~/.cache/dynast/semantics)"
+    )
     ev.add_argument("--seed", type=int, default=0)
-    ev.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda or cuda:N")
-    ev.add_argument("--out", default="results.json", help="JSON results; a Markdown table is written beside it")
-    ex = sub.add_parser("export", help="write a training checkpoint's generator as a save_pretrained directory")
+    ev.add_argument(
+        "--device", default="auto", help="auto (CUDA when available), cpu, cuda or cuda:N"
+    )
+    ev.add_argument(
+        "--out", default="results.json", help="JSON results; a Markdown table is written beside it"
+    )
+    ex = sub.add_parser(
+        "export", help="write a training checkpoint's generator as a save_pretrained directory"
+    )
     ex.add_argument("--checkpoint", required=True, help="RUN/checkpoints/latest.pt")
     ex.add_argument("--out", required=True, help="directory for config.json + model.safetensors")
-    ex.add_argument("--dtype", choices=["fp32", "fp16"], default="fp32", help="storage precision (fp16 halves the file)")
+    ex.add_argument(
+        "--dtype",
+        choices=["fp32", "fp16"],
+        default="fp32",
+        help="storage precision (fp16 halves the file)",
+    )
     return parser
 
 
@@ -85,10 +116,22 @@ def _run(args: argparse.Namespace) -> int:
     from train.evaluation.run import EvalRequest, evaluate
 
     request = EvalRequest(
-        checkpoint=args.checkpoint, task=args.task, data=args.data or "", content=args.content or "",
-        style=args.style or "", kind=args.kind, split=args.split, size=args.size, max_images=args.max_images,
-        batch_size=args.batch_size, inception=args.inception or "", save_images=args.save_images, seed=args.seed,
-        out=args.out, cache_dir=args.cache_dir, device=args.device,
+        checkpoint=args.checkpoint,
+        task=args.task,
+        data=args.data or "",
+        content=args.content or "",
+        style=args.style or "",
+        kind=args.kind,
+        split=args.split,
+        size=args.size,
+        max_images=args.max_images,
+        batch_size=args.batch_size,
+        inception=args.inception or "",
+        save_images=args.save_images,
+        seed=args.seed,
+        out=args.out,
+        cache_dir=args.cache_dir,
+        device=args.device,
     )
     results = evaluate(request)
     print(json.dumps(results["summary"], indent=2))

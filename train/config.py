@@ -1,8 +1,9 @@
-"""Typed run configuration: one dataclass per concern, loaded from YAML plus ``key=value`` overrides.
+"""Typed run configuration: one dataclass per concern, from YAML plus ``key=value`` overrides.
 
 A YAML file has one mapping per section (``task``, ``model``, ``data``, ``loss``, ``optim``,
 ``schedule``, ``run``); overrides use dotted keys, e.g. ``optim.lr=2e-4 data.size=128``.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -38,7 +39,9 @@ class DataConfig:
     load_size: int = 512  # style: images are resized to this before the random crop
     split: str = "train"
     max_images: int = 0  # 0: all
-    cache_dir: str = ""  # per-image semantics cache; default $DYNAST_CACHE/semantics (~/.cache/dynast/semantics)
+    cache_dir: str = (
+        ""  # per-image semantics cache; default $DYNAST_CACHE/semantics (~/.cache/dynast/semantics)
+    )
     workers: int = 2
     freeze_augmentation: bool = False  # same random warp/crop every epoch (overfit checks)
     warp_strength: float = 1.0  # scales the random affine + thin-plate-spline exemplar warp
@@ -116,7 +119,7 @@ class ConfigError(ValueError):
 
 
 def _coerce(value: Any, annotation: Any, where: str) -> Any:
-    """Convert a YAML / command-line value to the field's annotated type (int, float, str, bool, dict)."""
+    """Convert a YAML / command-line value to the field's type (int, float, str, bool, dict)."""
     if typing.get_origin(annotation) is dict:
         if not isinstance(value, dict):
             raise ConfigError(f"{where} must be a mapping, got {value!r}")
@@ -125,7 +128,9 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
         if not isinstance(value, bool):
             raise ConfigError(f"{where} must be true or false, got {value!r}")
         return value
-    if annotation in (int, float) and isinstance(value, str):  # YAML reads 1e-3 (no dot) as a string
+    if annotation in (int, float) and isinstance(
+        value, str
+    ):  # YAML reads 1e-3 (no dot) as a string
         try:
             value = float(value) if annotation is float else int(value)
         except ValueError:
@@ -142,7 +147,10 @@ def _fill(cls: type, values: dict[str, Any], where: str) -> Any:
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = set(values) - names
     if unknown:
-        raise ConfigError(f"unknown config key(s) in {where.rstrip('.') or 'the top level'}: {sorted(unknown)}; known: {sorted(names)}")
+        raise ConfigError(
+            f"unknown config key(s) in {where.rstrip('.') or 'the top level'}: "
+            f"{sorted(unknown)}; known: {sorted(names)}"
+        )
     kwargs: dict[str, Any] = {}
     for name, value in values.items():
         hint = hints[name]

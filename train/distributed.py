@@ -1,4 +1,5 @@
 """Process-group setup for ``torchrun`` (single- or multi-node): NCCL on GPUs, gloo on CPU."""
+
 from __future__ import annotations
 
 import os

@@ -2,6 +2,7 @@
 
 Use it to ship a model from a run that is still going or was stopped before its end.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -24,7 +25,9 @@ def export(checkpoint_path: str | Path, out: str | Path, dtype: str = "fp32") ->
     try:
         config = DynaSTConfig.from_dict(dict(state["model_config"]))
     except (KeyError, TypeError, ValueError) as err:
-        raise checkpoint.CheckpointError(f"{checkpoint_path}: no usable generator config ({err})") from None
+        raise checkpoint.CheckpointError(
+            f"{checkpoint_path}: no usable generator config ({err})"
+        ) from None
     model = DynaST(config)
     model.load_state_dict(state["generator"], strict=True)
     model.save_pretrained(out, dtype=DTYPES[dtype])

@@ -1,5 +1,6 @@
 """What a run reports: ``metrics.jsonl`` (one line per logged step), TensorBoard scalars and image
 grids (inputs, output, target, every block's warp)."""
+
 from __future__ import annotations
 
 import json
@@ -10,8 +11,13 @@ import torch
 import torch.nn.functional as F
 
 
-def image_grid(batch: dict[str, torch.Tensor], output: torch.Tensor, warps: list[torch.Tensor],
-               semantics_in_unit_range: bool, rows: int = 4) -> torch.Tensor:
+def image_grid(
+    batch: dict[str, torch.Tensor],
+    output: torch.Tensor,
+    warps: list[torch.Tensor],
+    semantics_in_unit_range: bool,
+    rows: int = 4,
+) -> torch.Tensor:
     """(3, R*H, C*W) in [0,1]: per sample a row of reference, target semantics (first 3 channels;
     in [0,1] for pose / faces, in [-1,1] for style's content image), output, target (when present)
     and the warps (nearest-upsampled to H x W)."""

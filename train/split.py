@@ -7,6 +7,7 @@ committed beside each shipped checkpoint, so the split is reproducible and the h
 are never trained on. ``--exclude`` drops files from both sides (e.g. images whose licence
 does not allow shipping weights trained on them).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,7 +27,9 @@ def read_list(path: str | Path) -> set[str]:
     return names
 
 
-def split_folder(src: str | Path, out: str | Path, heldout: set[str], exclude: list[str]) -> tuple[int, int]:
+def split_folder(
+    src: str | Path, out: str | Path, heldout: set[str], exclude: list[str]
+) -> tuple[int, int]:
     """Link every image of ``src`` into ``out/train`` or ``out/heldout``; returns the counts."""
     images = [p for p in list_images(src) if not any(fnmatch.fnmatch(p.name, g) for g in exclude)]
     unknown = heldout - {p.name for p in images}
@@ -46,11 +49,15 @@ def split_folder(src: str | Path, out: str | Path, heldout: set[str], exclude: l
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m train.split", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m train.split", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("src")
     parser.add_argument("out")
     parser.add_argument("--heldout", required=True, help="text file with the held-out file names")
-    parser.add_argument("--exclude", action="append", default=[], help="glob of file names to leave out")
+    parser.add_argument(
+        "--exclude", action="append", default=[], help="glob of file names to leave out"
+    )
     args = parser.parse_args(argv)
     n_train, n_held = split_folder(args.src, args.out, read_list(args.heldout), args.exclude)
     print(f"{args.out}: {n_train} train, {n_held} held out")

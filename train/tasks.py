@@ -5,6 +5,7 @@ module only adds a training recipe to a registered task. Training a new task = r
 ``TaskSpec`` with ``dynast.tasks.register_task`` and one ``register(TrainingTask(...))`` here (or
 in the task's own module); no other task is touched.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -50,14 +51,22 @@ class TrainingTask:
     def build_dataset(self, data: DataConfig, cache_dir: Path) -> Dataset:
         kind = data.kind or next(iter(self.datasets))
         if kind not in self.datasets:
-            raise ValueError(f"task {self.name!r} has no data kind {kind!r}; choose one of {sorted(self.datasets)}")
+            raise ValueError(
+                f"task {self.name!r} has no data kind {kind!r}; "
+                f"choose one of {sorted(self.datasets)}"
+            )
         dataset = self.datasets[kind](data, cache_dir)
         spec = self.spec
         channels = (dataset.semantic_nc, dataset.ref_semantic_nc)
-        if kind == next(iter(self.datasets)) and channels != (spec.semantic_nc, spec.ref_semantic_nc):
-            raise ValueError(f"task {self.name!r}: data kind {kind!r} gives {channels[0]} target and "
-                             f"{channels[1]} reference semantic channels, the task's spec says "
-                             f"{spec.semantic_nc} and {spec.ref_semantic_nc}")
+        if kind == next(iter(self.datasets)) and channels != (
+            spec.semantic_nc,
+            spec.ref_semantic_nc,
+        ):
+            raise ValueError(
+                f"task {self.name!r}: data kind {kind!r} gives {channels[0]} target and "
+                f"{channels[1]} reference semantic channels, the task's spec says "
+                f"{spec.semantic_nc} and {spec.ref_semantic_nc}"
+            )
         return dataset
 
 
@@ -78,8 +87,10 @@ def get_task(name: str) -> TrainingTask:
 
         known = task_names()
         if name in known:
-            raise UnknownTrainingTask(f"task {name!r} has no training recipe; register one with "
-                                      "train.tasks.register(TrainingTask(...)) (docs/TRAINING.md)")
+            raise UnknownTrainingTask(
+                f"task {name!r} has no training recipe; register one with "
+                "train.tasks.register(TrainingTask(...)) (docs/TRAINING.md)"
+            )
         raise UnknownTrainingTask(f"unknown task {name!r}; trainable tasks: {sorted(TASKS)}")
     return TASKS[name]
 
@@ -111,18 +122,33 @@ def _face_photos(d: DataConfig, cache: Path) -> Dataset:
 def _celebamask(d: DataConfig, cache: Path) -> Dataset:
     from train.data.faces import CelebAMaskHQ
 
-    return CelebAMaskHQ(_need(d.path, "--data"), d.size, cache, d.split, d.max_images, d.warp_strength)
+    return CelebAMaskHQ(
+        _need(d.path, "--data"), d.size, cache, d.split, d.max_images, d.warp_strength
+    )
 
 
 def _content_style(d: DataConfig, cache: Path) -> Dataset:
     from train.data.style import ContentStyle
 
-    return ContentStyle(_need(d.content, "--content"), _need(d.style, "--style"), d.size, d.load_size,
-                        d.max_images)
+    return ContentStyle(
+        _need(d.content, "--content"), _need(d.style, "--style"), d.size, d.load_size, d.max_images
+    )
 
 
-register(TrainingTask("pose", {"deepfashion": _deepfashion, "photos": _people_photos}, SupervisedObjective,
-                      supervised=True))
-register(TrainingTask("face", {"photos": _face_photos, "celebamask": _celebamask}, SupervisedObjective,
-                      supervised=True))
+register(
+    TrainingTask(
+        "pose",
+        {"deepfashion": _deepfashion, "photos": _people_photos},
+        SupervisedObjective,
+        supervised=True,
+    )
+)
+register(
+    TrainingTask(
+        "face",
+        {"photos": _face_photos, "celebamask": _celebamask},
+        SupervisedObjective,
+        supervised=True,
+    )
+)
 register(TrainingTask("style", {"folders": _content_style}, StyleObjective, supervised=False))

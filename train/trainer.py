@@ -4,6 +4,7 @@ two-time-scale Adam of the release, mixed precision, DDP, exact resume, NaN/inf 
 One host sync per step: the all-rank "are losses and gradients finite" flags that decide
 whether the optimisers step. Loss values stay on the device and are averaged at log intervals.
 """
+
 from __future__ import annotations
 
 import json
@@ -39,7 +40,9 @@ def autocast_context(precision: str, device: torch.device):
         return nullcontext()
     if precision not in ("bf16", "fp16"):
         raise ValueError(f"precision must be fp32, bf16 or fp16, got {precision!r}")
-    return torch.autocast(device.type, dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
+    return torch.autocast(
+        device.type, dtype=torch.bfloat16 if precision == "bf16" else torch.float16
+    )
 
 
 def lr_factor(step: int, total_steps: int, decay_steps: int) -> float:
@@ -64,13 +67,21 @@ def _finite(total: torch.Tensor, params: list[nn.Parameter]) -> torch.Tensor:
 
 
 def _to_device(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
-    return {k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+    return {
+        k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v
+        for k, v in batch.items()
+    }
 
 
 def parameter_digest(module: torch.nn.Module) -> float:
     """A float summary of all parameters (equal on ranks that hold equal weights)."""
     with torch.no_grad():
-        return float(sum(p.double().sum() + p.double().abs().sum() * (i + 1) for i, p in enumerate(module.parameters())))
+        return float(
+            sum(
+                p.double().sum() + p.double().abs().sum() * (i + 1)
+                for i, p in enumerate(module.parameters())
+            )
+        )
 
 
 class Trainer:
@@ -86,11 +97,18 @@ class Trainer:
             torch.set_num_threads(cfg.run.threads)
         torch.manual_seed(cfg.run.seed)
         self.out = Path(cfg.run.out)
-        cache = Path(cfg.data.cache_dir) if cfg.data.cache_dir else default_cache_dir() / "semantics"
+        cache = (
+            Path(cfg.data.cache_dir) if cfg.data.cache_dir else default_cache_dir() / "semantics"
+        )
         self.dataset = self.task.build_dataset(cfg.data, cache)
         dev, size = self.info.device, cfg.data.size
-        model_cfg = DynaSTConfig(semantic_nc=self.dataset.semantic_nc, ref_semantic_nc=self.dataset.ref_semantic_nc,
-                                 ngf=cfg.model.ngf, train_size=(size, size), **cfg.model.extra)
+        model_cfg = DynaSTConfig(
+            semantic_nc=self.dataset.semantic_nc,
+            ref_semantic_nc=self.dataset.ref_semantic_nc,
+            ngf=cfg.model.ngf,
+            train_size=(size, size),
+            **cfg.model.extra,
+        )
         self.generator = DynaST(model_cfg).to(dev)
         multi_gpu = self.info.world_size > 1 and dev.type == "cuda"
         if multi_gpu:  # in place: the parameters are the same objects
@@ -98,29 +116,47 @@ class Trainer:
         self.objective = self.task.objective(cfg.loss, VGG19Features().to(dev))
         self.discriminator = None
         o = cfg.optim
-        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=o.lr / 2, betas=(o.beta1, o.beta2), eps=o.g_eps)
+        self.opt_g = torch.optim.Adam(
+            self.generator.parameters(), lr=o.lr / 2, betas=(o.beta1, o.beta2), eps=o.g_eps
+        )
         self.opt_d = None
         if self.objective.uses_discriminator:
-            self.discriminator = MultiscaleDiscriminator(model_cfg.semantic_nc, cfg.loss.ndf, cfg.loss.num_d,
-                                                         cfg.loss.n_layers_d).to(dev)
+            self.discriminator = MultiscaleDiscriminator(
+                model_cfg.semantic_nc, cfg.loss.ndf, cfg.loss.num_d, cfg.loss.n_layers_d
+            ).to(dev)
             self.d_params = [p for p in self.discriminator.parameters() if p.requires_grad]
-            self.opt_d = torch.optim.Adam(self.d_params, lr=o.lr * 2, betas=(o.beta1, o.beta2), eps=o.d_eps)
+            self.opt_d = torch.optim.Adam(
+                self.d_params, lr=o.lr * 2, betas=(o.beta1, o.beta2), eps=o.d_eps
+            )
         self.scaler = torch.amp.GradScaler(dev.type, enabled=cfg.run.precision == "fp16")
         self.step = 0
         self.nonfinite_steps = 0
-        self.skipped: dict[str, str] = {}  # sample name -> reason, every rank's (merged at log steps)
+        self.skipped: dict[
+            str, str
+        ] = {}  # sample name -> reason, every rank's (merged at log steps)
         self._new_skips: dict[str, str] = {}
         if resume:
             self._resume()
         self.g_ddp, self.d_ddp = self.generator, self.discriminator
         if self.info.world_size > 1:
             ids = [dev.index] if dev.type == "cuda" else None
-            self.g_ddp = DDP(self.generator, device_ids=ids, find_unused_parameters=leaves_parameters_unused(model_cfg))
+            self.g_ddp = DDP(
+                self.generator,
+                device_ids=ids,
+                find_unused_parameters=leaves_parameters_unused(model_cfg),
+            )
             if self.discriminator is not None:
                 self.d_ddp = DDP(self.discriminator, device_ids=ids)
         s = cfg.schedule
-        self.sampler = StepBatchSampler(len(self.dataset), s.batch_size, cfg.run.seed, self.info.rank, self.info.world_size,
-                                        self.step, cfg.data.freeze_augmentation)
+        self.sampler = StepBatchSampler(
+            len(self.dataset),
+            s.batch_size,
+            cfg.run.seed,
+            self.info.rank,
+            self.info.world_size,
+            self.step,
+            cfg.data.freeze_augmentation,
+        )
         spe = self.sampler.steps_per_epoch
         self.total_steps = s.epochs * spe
         self.decay_steps = s.decay_epochs * spe
@@ -133,7 +169,9 @@ class Trainer:
         return {
             "step": self.step,
             "generator": self.generator.state_dict(),
-            "discriminator": self.discriminator.state_dict() if self.discriminator is not None else None,
+            "discriminator": self.discriminator.state_dict()
+            if self.discriminator is not None
+            else None,
             "opt_g": self.opt_g.state_dict(),
             "opt_d": self.opt_d.state_dict() if self.opt_d is not None else None,
             "scaler": self.scaler.state_dict(),
@@ -166,11 +204,16 @@ class Trainer:
         self.step = int(state["step"])
         self.nonfinite_steps = int(state["nonfinite_steps"])
         self.skipped = dict(state["skipped"])
-        checkpoint.restore_rng(state["rng"], self.info.rank, self.info.device, self.cfg.run.seed, self.step)
+        checkpoint.restore_rng(
+            state["rng"], self.info.rank, self.info.device, self.cfg.run.seed, self.step
+        )
         if self.info.is_main and state["world_size"] != self.info.world_size:
-            print(f"--resume: the checkpoint was written by {state['world_size']} process(es), this run has "
-                  f"{self.info.world_size}; ranks below {state['world_size']} restore their RNG states, others "
-                  f"start fresh ones (data order follows the step either way)")
+            print(
+                f"--resume: the checkpoint was written by {state['world_size']} process(es), "
+                f"this run has {self.info.world_size}; ranks below {state['world_size']} restore "
+                f"their RNG states, others "
+                f"start fresh ones (data order follows the step either way)"
+            )
 
     # ------------------------------------------------------------------ steps
     def _set_lr(self) -> float:
@@ -182,7 +225,9 @@ class Trainer:
                 g["lr"] = self.cfg.optim.lr * 2 * f
         return self.cfg.optim.lr * f
 
-    def train_step(self, batch: dict[str, Any], want_warps: bool) -> tuple[dict[str, torch.Tensor], Any, bool]:
+    def train_step(
+        self, batch: dict[str, Any], want_warps: bool
+    ) -> tuple[dict[str, torch.Tensor], Any, bool]:
         """One G step and one D step. Returns the step's loss terms (0-d tensors on the device),
         the model output and whether the networks stepped (False: a non-finite loss or gradient
         on some rank; nothing stepped)."""
@@ -192,8 +237,12 @@ class Trainer:
         if d_module is not None:
             d_module.requires_grad_(False)
         with autocast_context(precision, dev):
-            out = self.g_ddp(batch["ref_image"], batch.get("ref_semantics"), batch["target_semantics"],
-                             return_warps=supervised_warps or want_warps)
+            out = self.g_ddp(
+                batch["ref_image"],
+                batch.get("ref_semantics"),
+                batch["target_semantics"],
+                return_warps=supervised_warps or want_warps,
+            )
             g_terms = self.objective.generator(out, batch, d_module)
         self.opt_g.zero_grad(set_to_none=True)
         self.scaler.scale(g_terms.total).backward()  # always: keeps DDP ranks in step even on NaN
@@ -237,12 +286,24 @@ class Trainer:
         cfg, info = self.cfg, self.info
         if info.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
-            (self.out / "config.yaml").write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
+            (self.out / "config.yaml").write_text(
+                yaml.safe_dump(config_to_dict(cfg), sort_keys=False)
+            )
         monitor = Monitor(self.out, info.is_main, cfg.run.tensorboard)
-        loader = DataLoader(self.dataset, batch_sampler=self.sampler, num_workers=cfg.data.workers,
-                            collate_fn=collate, pin_memory=info.device.type == "cuda")
-        bar = tqdm(total=self.stop_step, initial=self.step, disable=not (info.is_main and cfg.run.progress),
-                   desc=f"fit {cfg.task}", dynamic_ncols=True)
+        loader = DataLoader(
+            self.dataset,
+            batch_sampler=self.sampler,
+            num_workers=cfg.data.workers,
+            collate_fn=collate,
+            pin_memory=info.device.type == "cuda",
+        )
+        bar = tqdm(
+            total=self.stop_step,
+            initial=self.step,
+            disable=not (info.is_main and cfg.run.progress),
+            desc=f"fit {cfg.task}",
+            dynamic_ncols=True,
+        )
         self.generator.train()
         if self.discriminator is not None:
             self.discriminator.train()
@@ -253,24 +314,38 @@ class Trainer:
             self._new_skips.update({name: reason for name, reason in batch.pop("skipped")})
             batch = _to_device(batch, info.device)
             lr = self._set_lr()
-            want_images = info.is_main and cfg.run.image_every > 0 and self.step % cfg.run.image_every == 0
+            want_images = (
+                info.is_main and cfg.run.image_every > 0 and self.step % cfg.run.image_every == 0
+            )
             values, out, ok = self.train_step(batch, want_images)
             window.add(values)
             self.step += 1
             window_images += batch["target_semantics"].shape[0] * info.world_size
             bar.update(1)
             if want_images:
-                monitor.images(self.step, image_grid(batch, out.image, out.warps, self.task.supervised))
+                monitor.images(
+                    self.step, image_grid(batch, out.image, out.warps, self.task.supervised)
+                )
             if self.step % cfg.run.log_every == 0 or self.step == self.stop_step or not ok:
                 self._merge_skips()
                 elapsed = time.perf_counter() - window_start
                 logged = window.flush()
-                logged.update(lr=lr, epoch=(self.step - 1) // self.sampler.steps_per_epoch,
-                              images_per_s=window_images / max(elapsed, 1e-9), skipped_files=len(self.skipped))
+                logged.update(
+                    lr=lr,
+                    epoch=(self.step - 1) // self.sampler.steps_per_epoch,
+                    images_per_s=window_images / max(elapsed, 1e-9),
+                    skipped_files=len(self.skipped),
+                )
                 if not ok:
                     logged["nonfinite_skipped"] = 1
                 monitor.scalars(self.step, logged)
-                bar.set_postfix({k: f"{v:.3g}" for k, v in logged.items() if k in ("g/total", "d/d_real", "images_per_s")})
+                bar.set_postfix(
+                    {
+                        k: f"{v:.3g}"
+                        for k, v in logged.items()
+                        if k in ("g/total", "d/d_real", "images_per_s")
+                    }
+                )
                 window_start, window_images = time.perf_counter(), 0
             if cfg.run.checkpoint_every > 0 and self.step % cfg.run.checkpoint_every == 0:
                 self._merge_skips()
@@ -301,7 +376,10 @@ class Trainer:
                 self.generator.save_pretrained(self.out / "final")
             (self.out / "summary.json").write_text(json.dumps(summary, indent=2))
             if skipped:
-                print(f"warning: skipped {len(skipped)} unreadable sample(s); listed in {self.out / 'summary.json'}")
+                print(
+                    f"warning: skipped {len(skipped)} unreadable sample(s); "
+                    f"listed in {self.out / 'summary.json'}"
+                )
         return summary
 
 

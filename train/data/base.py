@@ -1,5 +1,6 @@
 """Shared data-set behaviour: unreadable samples are skipped (the next index is used), counted and
 reported, and batches are collated into the model's inputs."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -43,7 +44,9 @@ class SkippingDataset(Dataset):
                 continue
             sample["skipped"] = skipped
             return sample
-        raise RuntimeError(f"every sample of {type(self).__name__} failed to load; first: {skipped[:3]}")
+        raise RuntimeError(
+            f"every sample of {type(self).__name__} failed to load; first: {skipped[:3]}"
+        )
 
 
 def collate(samples: list[dict[str, Any]]) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 The key hashes the file's absolute path, size and mtime with a recipe string (e.g. the output size
 and extractor version), so an edited photo or a changed recipe is recomputed. Writes are atomic.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -26,7 +27,9 @@ class ArrayCache:
         digest = hashlib.sha1(key.encode()).hexdigest()
         return self.root / digest[:2] / f"{digest}.npz"
 
-    def get(self, path: str | Path, compute: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    def get(
+        self, path: str | Path, compute: Callable[[], dict[str, np.ndarray]]
+    ) -> dict[str, np.ndarray]:
         file = self._file(Path(path))
         if file.exists():
             try:

@@ -5,6 +5,7 @@ The warp is a sampling grid g: for every exemplar pixel, the target location it 
 ``torch.nn.functional.grid_sample`` expects). Keypoints move the other way; we invert g by a
 nearest-pixel search (exact to a pixel).
 """
+
 from __future__ import annotations
 
 import math
@@ -32,7 +33,9 @@ def _tps_grid(src: np.ndarray, dst: np.ndarray, pts: np.ndarray) -> np.ndarray:
     return u @ coef[:k] + np.hstack([np.ones((len(pts), 1)), pts]) @ coef[k:]
 
 
-def random_warp_grid(rng: np.random.Generator, height: int, width: int, strength: float = 1.0) -> np.ndarray:
+def random_warp_grid(
+    rng: np.random.Generator, height: int, width: int, strength: float = 1.0
+) -> np.ndarray:
     """(H,W,2) float32 sampling grid in [-1,1] (x, y; align_corners=False convention).
 
     Affine: rotation +-8 deg, scale 0.9..1.1, shift +-6 %, shear +-0.05; then a 4x4
@@ -55,7 +58,9 @@ def random_warp_grid(rng: np.random.Generator, height: int, width: int, strength
     return grid.reshape(height, width, 2).astype(np.float32)
 
 
-def apply_grid(image: torch.Tensor, grid: np.ndarray, mode: str = "bilinear", fill: float = 0.0) -> torch.Tensor:
+def apply_grid(
+    image: torch.Tensor, grid: np.ndarray, mode: str = "bilinear", fill: float = 0.0
+) -> torch.Tensor:
     """Warp (C,H,W) by an (H,W,2) sampling grid; pixels from outside the source get ``fill``."""
     g = torch.from_numpy(grid)[None]
     x = image[None].float() - fill
@@ -70,19 +75,23 @@ def warp_points(xy: np.ndarray, grid: np.ndarray) -> tuple[np.ndarray, np.ndarra
     samples within 1.5 px of the point, i.e. it left the frame).
     """
     h, w = grid.shape[:2]
-    src_px = np.stack([(grid[..., 0] + 1) * w / 2 - 0.5, (grid[..., 1] + 1) * h / 2 - 0.5], -1).reshape(-1, 2)
+    src_px = np.stack(
+        [(grid[..., 0] + 1) * w / 2 - 0.5, (grid[..., 1] + 1) * h / 2 - 0.5], -1
+    ).reshape(-1, 2)
     out = np.zeros_like(xy, dtype=np.float64)
     visible = np.zeros(len(xy), bool)
     for i, p in enumerate(xy):
         d2 = ((src_px - p) ** 2).sum(-1)
         j = int(d2.argmin())
         out[i] = (j % w, j // w)
-        visible[i] = d2[j] <= 1.5 ** 2
+        visible[i] = d2[j] <= 1.5**2
     return out, visible
 
 
-def colour_jitter(rng: np.random.Generator, image: torch.Tensor, strength: float = 1.0) -> torch.Tensor:
-    """(3,H,W) in [-1,1] -> same, with random brightness, contrast, saturation and per-channel gain."""
+def colour_jitter(
+    rng: np.random.Generator, image: torch.Tensor, strength: float = 1.0
+) -> torch.Tensor:
+    """(3,H,W) in [-1,1] -> same, random brightness, contrast, saturation and per-channel gain."""
     x = (image + 1) / 2
     s = strength
     x = x * (1 + rng.uniform(-0.2, 0.2) * s)

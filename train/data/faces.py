@@ -1,10 +1,11 @@
 """Face data sets.
 
-- ``FacePhotos``: any folder of face photos; semantics computed from the photo (the same code the app
+- ``FacePhotos``: any folder of face photos; semantics computed from the photo (the code the app
   runs at inference) and cached; the exemplar is a warped copy of the target.
 - ``CelebAMaskHQ``: CelebA-HQ + CelebAMask-HQ, the paper's 15-channel semantics made from the
   part masks; same self-supervised exemplars.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -22,14 +23,22 @@ from train.data.warped_pairs import warped_pair
 class FacePhotos(SkippingDataset):
     """Folder of face photos -> {ref_image, ref_semantics, target_semantics, target} at ``size``."""
 
-    def __init__(self, folder: str | Path, size: int, cache_dir: str | Path, max_images: int = 0,
-                 warp_strength: float = 1.0) -> None:
+    def __init__(
+        self,
+        folder: str | Path,
+        size: int,
+        cache_dir: str | Path,
+        max_images: int = 0,
+        warp_strength: float = 1.0,
+    ) -> None:
         from dynast.semantics import FACE_CHANNELS
 
         self.files = list_images(folder, max_images)
         self.size, self.warp_strength = size, warp_strength
         self.semantic_nc = self.ref_semantic_nc = FACE_CHANNELS
-        self.cache = ArrayCache(Path(cache_dir) / "face_photo", f"size={size}|channels={FACE_CHANNELS}")
+        self.cache = ArrayCache(
+            Path(cache_dir) / "face_photo", f"size={size}|channels={FACE_CHANNELS}"
+        )
 
     def __len__(self) -> int:
         return len(self.files)
@@ -57,7 +66,12 @@ class FacePhotos(SkippingDataset):
             raise ValueError(f"{arrays['error']} (cached)")
         sem = torch.from_numpy(arrays["semantics"])
         target, ref, grid = warped_pair(rng, to_tensor(image), self.warp_strength)
-        return {"ref_image": ref, "ref_semantics": apply_grid(sem, grid), "target_semantics": sem, "target": target}
+        return {
+            "ref_image": ref,
+            "ref_semantics": apply_grid(sem, grid),
+            "target_semantics": sem,
+            "target": target,
+        }
 
 
 class CelebAMaskHQ(SkippingDataset):
@@ -68,13 +82,25 @@ class CelebAMaskHQ(SkippingDataset):
     is used). Semantics via ``dynast.semantics.render_celebamask_semantics``.
     """
 
-    def __init__(self, root: str | Path, size: int, cache_dir: str | Path, split: str = "train",
-                 max_images: int = 0, warp_strength: float = 1.0) -> None:
+    def __init__(
+        self,
+        root: str | Path,
+        size: int,
+        cache_dir: str | Path,
+        split: str = "train",
+        max_images: int = 0,
+        warp_strength: float = 1.0,
+    ) -> None:
         from dynast.semantics import CELEBAMASK_CHANNELS
 
         self.root = Path(root)
-        self.images = require(self.root / "CelebA-HQ-img", "CelebA-HQ image folder (CelebA-HQ-img/)")
-        self.masks = require(self.root / "CelebAMask-HQ-mask-anno", "CelebAMask-HQ part masks (CelebAMask-HQ-mask-anno/)")
+        self.images = require(
+            self.root / "CelebA-HQ-img", "CelebA-HQ image folder (CelebA-HQ-img/)"
+        )
+        self.masks = require(
+            self.root / "CelebAMask-HQ-mask-anno",
+            "CelebAMask-HQ part masks (CelebAMask-HQ-mask-anno/)",
+        )
         listing = self.root / f"{split}.txt"
         if listing.exists():
             ids = [line.strip() for line in listing.read_text().splitlines() if line.strip()]
@@ -103,8 +129,17 @@ class CelebAMaskHQ(SkippingDataset):
             from dynast.semantics import load_celebamask_parts, render_celebamask_semantics
 
             parts = load_celebamask_parts(self.masks, image_id)
-            return {"semantics": np.asarray(render_celebamask_semantics(parts, image, self.size, self.size), np.float32)}
+            return {
+                "semantics": np.asarray(
+                    render_celebamask_semantics(parts, image, self.size, self.size), np.float32
+                )
+            }
 
         sem = torch.from_numpy(self.cache.get(path, compute)["semantics"])
         target, ref, grid = warped_pair(rng, to_tensor(image), self.warp_strength)
-        return {"ref_image": ref, "ref_semantics": apply_grid(sem, grid), "target_semantics": sem, "target": target}
+        return {
+            "ref_image": ref,
+            "ref_semantics": apply_grid(sem, grid),
+            "target_semantics": sem,
+            "target": target,
+        }

@@ -1,4 +1,5 @@
 """Image files: listing, robust reading (corrupt files are skipped and counted), resizing."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,7 +12,7 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 
 
 class DataLayoutError(FileNotFoundError):
-    """A data set's directory tree is not in the expected layout; the message names the missing path."""
+    """A data set's directory tree is not in the expected layout; the message names the path."""
 
 
 def require(path: Path, what: str) -> Path:
@@ -22,7 +23,7 @@ def require(path: Path, what: str) -> Path:
 
 
 def list_images(folder: str | Path, max_images: int = 0) -> list[Path]:
-    """Sorted image files under ``folder`` (recursive); raises DataLayoutError when there are none."""
+    """Sorted image files under ``folder`` (recursive); DataLayoutError when there are none."""
     root = require(Path(folder), "image folder")
     files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
     if not files:
@@ -49,4 +50,6 @@ def resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
 
 def to_tensor(image: np.ndarray) -> torch.Tensor:
     """(H,W,3) uint8 -> (3,H,W) float32 in [-1,1]."""
-    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div(127.5).sub(1.0)
+    return (
+        torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div(127.5).sub(1.0)
+    )

@@ -4,6 +4,7 @@
 - ``PeoplePhotos``: any folder of people photos; MediaPipe keypoints (cached), the exemplar is a
   warped copy of the target and its keypoints move with the same warp.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -55,9 +56,14 @@ class DeepFashion(SkippingDataset):
 
     semantic_nc = ref_semantic_nc = POSE_CHANNELS
 
-    def __init__(self, root: str | Path, size: int, split: str = "train", max_images: int = 0) -> None:
+    def __init__(
+        self, root: str | Path, size: int, split: str = "train", max_images: int = 0
+    ) -> None:
         self.root = Path(root)
-        listing = require(self.root / ("train.txt" if split == "train" else "val.txt"), f"DeepFashion {split} list")
+        listing = require(
+            self.root / ("train.txt" if split == "train" else "val.txt"),
+            f"DeepFashion {split} list",
+        )
         require(self.root / "img", "DeepFashion image folder (img/)")
         require(self.root / "pose", "DeepFashion OpenPose folder (pose/)")
         targets = [_normalise_entry(s) for s in listing.read_text().splitlines() if s.strip()]
@@ -82,7 +88,9 @@ class DeepFashion(SkippingDataset):
                     refs[items[0]] = [items[1]]
         self.pairs = [(t, refs[t]) for t in targets if t in refs]
         if not self.pairs:
-            raise DataLayoutError(f"no entry of {listing} has a reference in the pair lists under {self.root}")
+            raise DataLayoutError(
+                f"no entry of {listing} has a reference in the pair lists under {self.root}"
+            )
         self.pairs = self.pairs[:max_images] if max_images > 0 else self.pairs
         self.size = size
 
@@ -96,7 +104,7 @@ class DeepFashion(SkippingDataset):
         stem = str(Path(entry).with_suffix(""))
         if not stem.startswith("img/"):
             raise DataLayoutError(f"DeepFashion entries start with img/, got {entry!r}")
-        base = self.root / ("pose/" + stem[len("img/"):])
+        base = self.root / ("pose/" + stem[len("img/") :])
         return Path(f"{base}_candidate.txt"), Path(f"{base}_subset.txt")
 
     def _person(self, entry: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -112,7 +120,12 @@ class DeepFashion(SkippingDataset):
         target_entry, ref_entries = self.pairs[index]
         target, target_sem = self._person(target_entry)
         ref, ref_sem = self._person(ref_entries[int(rng.integers(len(ref_entries)))])
-        return {"ref_image": ref, "ref_semantics": ref_sem, "target_semantics": target_sem, "target": target}
+        return {
+            "ref_image": ref,
+            "ref_semantics": ref_sem,
+            "target_semantics": target_sem,
+            "target": target,
+        }
 
 
 class PeoplePhotos(SkippingDataset):
@@ -124,8 +137,14 @@ class PeoplePhotos(SkippingDataset):
 
     semantic_nc = ref_semantic_nc = POSE_CHANNELS
 
-    def __init__(self, folder: str | Path, size: int, cache_dir: str | Path, max_images: int = 0,
-                 warp_strength: float = 1.0) -> None:
+    def __init__(
+        self,
+        folder: str | Path,
+        size: int,
+        cache_dir: str | Path,
+        max_images: int = 0,
+        warp_strength: float = 1.0,
+    ) -> None:
         self.files = list_images(folder, max_images)
         self.size, self.warp_strength = size, warp_strength
         self.cache = ArrayCache(Path(cache_dir) / "people_photo", "extract_pose-v1")
@@ -155,7 +174,9 @@ class PeoplePhotos(SkippingDataset):
         if not bool(arrays["found"]):
             raise ValueError("no person found (cached)")
         fitted, transform = fit_to_size(photo, self.size, self.size)
-        keypoints = transform.keypoints_to_dst(Keypoints(arrays["keypoints"])).drop_outside(self.size, self.size)
+        keypoints = transform.keypoints_to_dst(Keypoints(arrays["keypoints"])).drop_outside(
+            self.size, self.size
+        )
         target, ref, grid = warped_pair(rng, to_tensor(fitted), self.warp_strength)
         moved = keypoints.array.copy()
         if keypoints.count():

@@ -5,6 +5,7 @@ Only geometry differs between the two: the colour jitter is applied to the photo
 the warp, so the target and the exemplar carry the same colours. (Jittering the exemplar alone
 teaches the model to ignore the exemplar's colours, the opposite of exemplar-guided generation.)
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,8 +14,9 @@ import torch
 from train.data.exemplar_warp import apply_grid, colour_jitter, random_warp_grid
 
 
-def warped_pair(rng: np.random.Generator, photo: torch.Tensor,
-                strength: float) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+def warped_pair(
+    rng: np.random.Generator, photo: torch.Tensor, strength: float
+) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
     """photo (3,H,W) in [-1,1] -> (target (3,H,W), exemplar (3,H,W), grid (H,W,2)).
 
     ``target`` is the colour-jittered photo; ``exemplar`` is ``target`` sampled at ``grid``

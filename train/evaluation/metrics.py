@@ -1,4 +1,5 @@
 """Image-quality metrics on tensors in [-1, 1]; images are compared in [0, 1]."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -35,7 +36,9 @@ def ssim(a: torch.Tensor, b: torch.Tensor, grey: bool = False) -> list[float]:
         raise ValueError(f"images of {tuple(ua.shape[-2:])} are too small for SSIM")
     out = []
     for x, y in zip(ua.permute(0, 2, 3, 1).numpy(), ub.permute(0, 2, 3, 1).numpy()):
-        out.append(float(structural_similarity(x, y, data_range=1.0, channel_axis=-1, win_size=win)))
+        out.append(
+            float(structural_similarity(x, y, data_range=1.0, channel_axis=-1, win_size=win))
+        )
     return out
 
 
@@ -61,7 +64,7 @@ def _upsample(x: torch.Tensor) -> torch.Tensor:
 
 
 def laplacian_pyramid(x: torch.Tensor, min_size: int = 16) -> list[torch.Tensor]:
-    """Finest first: band-pass levels of (B,C,H,W) down to ``min_size``, the last one the low-pass."""
+    """Finest first: band-pass levels of (B,C,H,W) down to ``min_size``, the last the low-pass."""
     levels = []
     while x.shape[-1] > min_size and x.shape[-1] % 2 == 0 and x.shape[-2] % 2 == 0:
         down = _gaussian_pyramid_down(x)
@@ -80,21 +83,28 @@ def _patches(level: torch.Tensor, n: int, size: int, gen: torch.Generator) -> to
     out = []
     for i in range(b):
         for y, x in zip(ys[i].tolist(), xs[i].tolist()):
-            out.append(level[i, :, y:y + size, x:x + size].reshape(-1))
+            out.append(level[i, :, y : y + size, x : x + size].reshape(-1))
     return torch.stack(out)
 
 
 def _normalise(desc: torch.Tensor) -> torch.Tensor:
-    """Per-set, per-channel zero mean and unit std of (N, 3*k*k) patch descriptors (as ProGAN does)."""
+    """Per-set, per-channel zero mean, unit std of (N, 3*k*k) patch descriptors (as ProGAN)."""
     d = desc.view(len(desc), 3, -1)
     d = (d - d.mean((0, 2), keepdim=True)) / d.std((0, 2), keepdim=True).clamp_min(1e-8)
     return d.view(len(desc), -1)
 
 
-def sliced_wasserstein(a: list[torch.Tensor], b: list[torch.Tensor], patches_per_image: int = 128,
-                       patch_size: int = 7, directions: int = 512, seed: int = 0) -> dict[str, float]:
+def sliced_wasserstein(
+    a: list[torch.Tensor],
+    b: list[torch.Tensor],
+    patches_per_image: int = 128,
+    patch_size: int = 7,
+    directions: int = 512,
+    seed: int = 0,
+) -> dict[str, float]:
     """SWD between two image sets (lists of (B,3,H,W) in [-1,1]) on Laplacian-pyramid patches
-    (Karras et al. 2018): per level, each set's patch descriptors are normalised per channel, projected on
+    (Karras et al. 2018): per level, each set's patch descriptors are normalised per channel,
+    projected on
     random unit directions and the sorted projections compared (mean absolute difference).
     Both sets draw patch positions from the same seed (paired sets of equal sizes then compare the
     same places, which lowers the variance; identical sets give exactly 0).

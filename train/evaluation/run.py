@@ -1,4 +1,5 @@
 """The evaluate command: run a trained model over a data set and write JSON + a Markdown table."""
+
 from __future__ import annotations
 
 import json
@@ -54,25 +55,42 @@ def _mean(values: list[float]) -> float:
 
 def _save(images: torch.Tensor, folder: Path, start: int) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    arr = ((images.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
+    arr = (
+        ((images.detach().float().cpu().clamp(-1, 1) + 1) * 127.5)
+        .round()
+        .byte()
+        .permute(0, 2, 3, 1)
+        .numpy()
+    )
     for i, a in enumerate(arr):
         Image.fromarray(a).save(folder / f"{start + i:06d}.png")
 
 
 def evaluate(req: EvalRequest) -> dict[str, Any]:
-    """Score ``req.checkpoint`` on the task's data; writes ``req.out`` (JSON) and a ``.md`` beside it."""
+    """Score ``req.checkpoint`` on the task's data; writes ``req.out`` (JSON) and a ``.md``."""
     from dynast import DynaST
 
     task = get_task(req.task)
-    data_cfg = DataConfig(kind=req.kind, path=req.data, content=req.content, style=req.style, size=req.size,
-                          load_size=req.size, split=req.split, max_images=req.max_images, workers=0)
+    data_cfg = DataConfig(
+        kind=req.kind,
+        path=req.data,
+        content=req.content,
+        style=req.style,
+        size=req.size,
+        load_size=req.size,
+        split=req.split,
+        max_images=req.max_images,
+        workers=0,
+    )
     cache = Path(req.cache_dir) if req.cache_dir else default_cache_dir() / "semantics"
     dataset = task.build_dataset(data_cfg, cache)
     device = default_device() if req.device == "auto" else torch.device(req.device)
     model = DynaST.from_pretrained(req.checkpoint).to(device).eval()
     vgg = VGG19Features().to(device) if not task.supervised else None
-    batches = [[(i, sample_seed(req.seed, 0, i)) for i in range(s, min(s + req.batch_size, len(dataset)))]
-               for s in range(0, len(dataset), req.batch_size)]
+    batches = [
+        [(i, sample_seed(req.seed, 0, i)) for i in range(s, min(s + req.batch_size, len(dataset)))]
+        for s in range(0, len(dataset), req.batch_size)
+    ]
     loader = DataLoader(dataset, batch_sampler=batches, collate_fn=collate)
 
     per_block: dict[int, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
@@ -85,7 +103,12 @@ def evaluate(req: EvalRequest) -> dict[str, Any]:
         batch = {k: v.to(device) for k, v in batch.items()}
         start = time.perf_counter()
         with torch.no_grad():
-            out = model(batch["ref_image"], batch.get("ref_semantics"), batch["target_semantics"], return_warps=task.supervised)
+            out = model(
+                batch["ref_image"],
+                batch.get("ref_semantics"),
+                batch["target_semantics"],
+                return_warps=task.supervised,
+            )
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
         seconds += time.perf_counter() - start
@@ -105,7 +128,9 @@ def evaluate(req: EvalRequest) -> dict[str, Any]:
                 per_block[b]["l1"] += l1(warp, gt)
                 per_block[b]["psnr"] += psnr(warp, gt)
                 per_block[b]["ssim"] += ssim(warp, gt)
-            finest = F.interpolate(out.warps[-1].float(), size=target.shape[-2:], mode="bilinear", align_corners=False)
+            finest = F.interpolate(
+                out.warps[-1].float(), size=target.shape[-2:], mode="bilinear", align_corners=False
+            )
             full["warp_l1"] += l1(finest, target)
             full["warp_psnr"] += psnr(finest, target)
             full["warp_ssim"] += ssim(finest, target)
@@ -119,8 +144,14 @@ def evaluate(req: EvalRequest) -> dict[str, Any]:
             with torch.no_grad():
                 of, sf = vgg(out.image, STYLE_LAYERS), vgg(style, STYLE_LAYERS)
             for i in range(n):
-                full["style_loss"].append(float(style_statistics_loss({k: v[i:i + 1] for k, v in of.items()},
-                                                                      {k: v[i:i + 1] for k, v in sf.items()})))
+                full["style_loss"].append(
+                    float(
+                        style_statistics_loss(
+                            {k: v[i : i + 1] for k, v in of.items()},
+                            {k: v[i : i + 1] for k, v in sf.items()},
+                        )
+                    )
+                )
     summary: dict[str, Any] = {k: _mean(v) for k, v in full.items()}
     summary["images"] = count
     summary["seconds_per_image"] = seconds / max(count, 1)
@@ -131,8 +162,15 @@ def evaluate(req: EvalRequest) -> dict[str, Any]:
         "task": req.task,
         "request": asdict(req),
         "summary": summary,
-        "per_block": [{"block": b, "height": block_sizes[b][0], "width": block_sizes[b][1],
-                       **{k: _mean(v) for k, v in per_block[b].items()}} for b in sorted(per_block)],
+        "per_block": [
+            {
+                "block": b,
+                "height": block_sizes[b][0],
+                "width": block_sizes[b][1],
+                **{k: _mean(v) for k, v in per_block[b].items()},
+            }
+            for b in sorted(per_block)
+        ],
         "swd_levels": swd,
         "fid": fid_status(req.inception, req.save_images),
         "skipped_files": sorted(set(skipped)),
@@ -147,12 +185,23 @@ def evaluate(req: EvalRequest) -> dict[str, Any]:
 def markdown_table(results: dict[str, Any]) -> str:
     """The results as Markdown: a summary table and, for supervised tasks, one row per block."""
     lines = [f"# Evaluation: {results['task']}", "", "| metric | value |", "|---|---|"]
-    lines += [f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in results["summary"].items()]
+    lines += [
+        f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |"
+        for k, v in results["summary"].items()
+    ]
     if results["per_block"]:
-        lines += ["", "Warps against the target average-pooled to each block's scale (Table 1 left):", "",
-                  "| block | size | L1 | PSNR | SSIM |", "|---|---|---|---|---|"]
-        lines += [f"| {r['block']} | {r['height']}x{r['width']} | {r['l1']:.4f} | {r['psnr']:.2f} | {r['ssim']:.4f} |"
-                  for r in results["per_block"]]
+        lines += [
+            "",
+            "Warps against the target average-pooled to each block's scale (Table 1 left):",
+            "",
+            "| block | size | L1 | PSNR | SSIM |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {r['block']} | {r['height']}x{r['width']} | {r['l1']:.4f} | {r['psnr']:.2f} "
+            f"| {r['ssim']:.4f} |"
+            for r in results["per_block"]
+        ]
     lines += ["", f"FID: {results['fid']['reason']}; {results['fid']['how']}"]
     if results["skipped_files"]:
         lines += ["", f"Skipped {len(results['skipped_files'])} unreadable sample(s)."]

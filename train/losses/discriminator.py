@@ -6,6 +6,7 @@ Scale i+1 sees the input average-pooled 3x3/2. Keys: ``discriminator_{i}.model{n
 The release also builds a decoder head ``dec`` that its forward never calls; it is kept, frozen,
 only so that checkpoints load both ways with ``strict=True``.
 """
+
 from __future__ import annotations
 
 import torch
@@ -15,22 +16,26 @@ from torch.nn.utils import spectral_norm
 
 
 class PatchDiscriminator(nn.Module):
-    """One scale. ``forward(x)`` x (B,in_nc,H,W) -> list of n_layers+1 maps, the last (B,1,h,w) logits."""
+    """One scale. ``forward(x)`` x (B,in_nc,H,W) -> n_layers+1 maps, the last (B,1,h,w) logits."""
 
     def __init__(self, in_nc: int, semantic_nc: int, ndf: int = 64, n_layers: int = 4) -> None:
         super().__init__()
         nf = ndf
-        stages: list[list[nn.Module]] = [[nn.Conv2d(in_nc, nf, 4, stride=2, padding=1), nn.LeakyReLU(0.2)]]
+        stages: list[list[nn.Module]] = [
+            [nn.Conv2d(in_nc, nf, 4, stride=2, padding=1), nn.LeakyReLU(0.2)]
+        ]
         for n in range(1, n_layers):
             nf_prev, nf = nf, min(nf * 2, 512)
             last = n == n_layers - 1
             if last:
                 self.dec = _unused_decoder(nf_prev, semantic_nc, n_layers - 1)
-            stages.append([
-                spectral_norm(nn.Conv2d(nf_prev, nf, 4, stride=1 if last else 2, padding=1)),
-                nn.InstanceNorm2d(nf),
-                nn.LeakyReLU(0.2),
-            ])
+            stages.append(
+                [
+                    spectral_norm(nn.Conv2d(nf_prev, nf, 4, stride=1 if last else 2, padding=1)),
+                    nn.InstanceNorm2d(nf),
+                    nn.LeakyReLU(0.2),
+                ]
+            )
         stages.append([nn.Conv2d(nf, 1, 4, stride=1, padding=1)])
         for n, stage in enumerate(stages):
             self.add_module(f"model{n}", nn.Sequential(*stage))
@@ -47,8 +52,12 @@ class PatchDiscriminator(nn.Module):
 def _unused_decoder(nc: int, semantic_nc: int, n_up: int) -> nn.Sequential:
     layers: list[nn.Module] = []
     for _ in range(n_up):
-        layers += [nn.Upsample(scale_factor=2), spectral_norm(nn.Conv2d(nc, nc // 2, 3, padding=1)),
-                   nn.InstanceNorm2d(nc // 2), nn.LeakyReLU(0.2)]
+        layers += [
+            nn.Upsample(scale_factor=2),
+            spectral_norm(nn.Conv2d(nc, nc // 2, 3, padding=1)),
+            nn.InstanceNorm2d(nc // 2),
+            nn.LeakyReLU(0.2),
+        ]
         nc //= 2
     layers.append(nn.Conv2d(nc, semantic_nc, 3, padding=1))
     head = nn.Sequential(*layers)
@@ -63,7 +72,10 @@ class MultiscaleDiscriminator(nn.Module):
     def __init__(self, semantic_nc: int, ndf: int = 64, num_d: int = 2, n_layers: int = 4) -> None:
         super().__init__()
         for i in range(num_d):
-            self.add_module(f"discriminator_{i}", PatchDiscriminator(semantic_nc + 3, semantic_nc, ndf, n_layers))
+            self.add_module(
+                f"discriminator_{i}",
+                PatchDiscriminator(semantic_nc + 3, semantic_nc, ndf, n_layers),
+            )
         self.num_d = num_d
 
     def forward(self, x: torch.Tensor) -> list[list[torch.Tensor]]:

