@@ -1,0 +1,74 @@
+"""The pipeline's options are validated once, with messages; the model runner is injectable."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from dynast import DynaST, DynaSTConfig
+from dynast.inference.errors import MissingCheckpoint, PipelineError, UnknownTask
+from dynast.inference.pipeline import DynaSTPipeline
+from dynast.pipeline import DynaSTPipeline as LegacyPipeline
+from test_pipeline import CONTENT, STYLE
+
+
+@pytest.fixture(scope="module")
+def model() -> DynaST:
+    torch.manual_seed(0)
+    return DynaST(DynaSTConfig(ngf=8, semantic_nc=3, ref_semantic_nc=0)).eval()
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(resolution="256x256"), "got the text '256x256'"),
+    (dict(resolution=0), "multiple of 64 between 64 and 1024, got 0"),
+    (dict(resolution=100), "multiple of 64"),
+    (dict(resolution=(256, 250)), "multiples of 8"),
+    (dict(resolution=(256,)), r"\(height, width\)"),
+    (dict(top_k=2.5), "whole number such as 4, got 2.5"),
+    (dict(top_k=True), "whole number"),
+    (dict(top_k=0), "between 1 and 16"),
+    (dict(precision="fp64"), "precision must be one of fp32, bf16, fp16"),
+])
+def test_bad_options_are_refused_by_name(model: DynaST, kwargs: dict[str, Any],
+                                         message: str) -> None:
+    with pytest.raises(PipelineError, match=message):
+        DynaSTPipeline("style", model=model, device="cpu", **kwargs)
+    pipe = DynaSTPipeline("style", model=model, device="cpu", precision="fp32", resolution=64)
+    with pytest.raises(PipelineError, match=message):
+        pipe(STYLE, CONTENT, **kwargs)
+
+
+def test_unknown_task_and_missing_checkpoint(tmp_path: Path) -> None:
+    with pytest.raises(UnknownTask, match="choose one of pose, face, style"):
+        DynaSTPipeline("segmentation", device="cpu")
+    missing = tmp_path / "not-there"
+    with pytest.raises(MissingCheckpoint, match=str(missing)):
+        LegacyPipeline("pose", missing, device="cpu")  # no silent fallback to the shipped one
+    with pytest.raises(PipelineError, match="target_kind 'photo'"):
+        DynaSTPipeline("style", model=DynaST(DynaSTConfig(ngf=8, semantic_nc=3,
+                                                          ref_semantic_nc=0)),
+                       device="cpu")(STYLE, CONTENT, target_kind="sketch")
+
+
+def test_injected_runner_gets_cpu_tensors(model: DynaST) -> None:
+    calls: list[dict[str, Any]] = []
+
+    def runner(m: DynaST, ref: torch.Tensor, ref_sem: torch.Tensor | None, tgt: torch.Tensor,
+               *, top_k: int, precision: str) -> Any:
+        calls.append(dict(device=ref.device.type, ref_sem=ref_sem, shape=tuple(tgt.shape),
+                          top_k=top_k, precision=precision))
+        with torch.inference_mode():
+            return m(ref, ref_sem, tgt, return_warps=True, return_matches=True, top_k=top_k)
+
+    pipe = DynaSTPipeline("style", model=model, device="cpu", precision="fp32", resolution=128,
+                          runner=runner)
+    result = pipe(STYLE, CONTENT, top_k=3.0)  # a slider's float is fine when whole
+    assert result.resolution == (88, 128)  # the content photo's aspect
+    assert calls == [dict(device="cpu", ref_sem=None, shape=(1, 3, 88, 128), top_k=3,
+                          precision="fp32")]
+    assert result.top_k == 3
+    stages: list[str] = []
+    pipe(STYLE, CONTENT, progress=lambda f, s: stages.append(s))
+    assert stages[0] == "loading the model" and len(stages) == 4
