@@ -183,8 +183,8 @@ def make_keypoint_files(d: Path) -> dict[str, tuple[Path, ...]]:
     pair("empty_pair", "", "")
     pair("huge_coordinate_txt", "1e39 5 1 0\n", one)
     pair("nan_txt", "nan 5 1 0\n", one)
-    pair("one_column_candidate", "5\n6\n", one)
-    pair("wrong_subset_columns", "5 6 1 0\n", "0 -1 -1 -1 -1\n")
+    pair("single_column", "5\n6\n", one)
+    pair("short_rows", "5 6 1 0\n", "0 -1 -1 -1 -1\n")
     pair("index_out_of_range", "5 6 1 0\n", one.replace("0\n", "7\n", 1))
     pair("swapped_pair", one, "5 6 1 0\n")
     return cases
@@ -450,8 +450,8 @@ KEYPOINT_CASES = [
     ("empty_pair", NoPersonFound, "is empty"),
     ("huge_coordinate_txt", MalformedKeypointFile, r"coordinate of 1e\+39"),
     ("nan_txt", MalformedKeypointFile, "NaN"),
-    ("one_column_candidate", MalformedKeypointFile, "at least x and y"),
-    ("wrong_subset_columns", MalformedKeypointFile, "18 joint indices"),
+    ("single_column", MalformedKeypointFile, "at least x and y"),
+    ("short_rows", MalformedKeypointFile, "18 joint indices"),
     ("index_out_of_range", MalformedKeypointFile, "joint indices"),
     ("swapped_pair", MalformedKeypointFile, "swap"),
 ]
