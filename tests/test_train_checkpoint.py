@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_train_fit import CONFIGS, DATA, TINY, tiny_config
 
+from test_train_fit import CONFIGS, DATA, TINY, tiny_config
 from train import checkpoint
 from train.cli import main
 

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 import torch
+
 from conftest import random_inputs
 from conftest import tiny_config as tiny_model_config
-from test_train_fit import CONFIGS, DATA, REPO, TINY, read_metrics, tiny_config
-
 from dynast import DynaST
+from test_train_fit import CONFIGS, DATA, REPO, TINY, read_metrics, tiny_config
 from train.trainer import fit, leaves_parameters_unused
 
 ABLATIONS = {
@@ -133,3 +133,46 @@ def test_ddp_with_each_ablation_runs_three_steps(name: str, tmp_path: Path) -> N
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["world_size"] == 2 and summary["steps"] == 3 and summary["ranks_agree"] is True
+
+
+def test_nccl_process_group_is_bound_to_the_rank_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On CUDA, init_process_group gets device_id = this rank's GPU (checked without a GPU)."""
+    import torch.distributed as dist
+
+    from train import distributed
+
+    calls = []
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(
+        torch.cuda, "set_device", lambda device: calls.append(("set_device", device))
+    )
+    monkeypatch.setattr(dist, "is_initialized", lambda: False)
+    monkeypatch.setattr(dist, "init_process_group", lambda **kw: calls.append(("init", kw)))
+    info = distributed.setup("auto")
+    gpu1 = torch.device("cuda", 1)
+    assert info.device == gpu1 and (info.rank, info.world_size) == (1, 2)
+    assert calls == [("set_device", gpu1), ("init", {"backend": "nccl", "device_id": gpu1})]
+
+
+def test_batchnorm_becomes_syncbatchnorm_only_on_several_gpus() -> None:
+    from train.distributed import DistInfo, sync_batchnorm
+
+    def count(module: torch.nn.Module, kind: type) -> int:
+        return sum(isinstance(m, kind) for m in module.modules())
+
+    cfg = tiny_model_config()
+    model = DynaST(cfg)
+    before = count(model, torch.nn.BatchNorm2d)
+    assert before > 0
+    params = list(model.parameters())
+    cpu_two = DistInfo(0, 2, 0, torch.device("cpu"))
+    gpu_one = DistInfo(0, 1, 0, torch.device("cuda", 0))
+    assert sync_batchnorm(model, cpu_two) is model and sync_batchnorm(model, gpu_one) is model
+    assert count(model, torch.nn.SyncBatchNorm) == 0
+    gpu_two = DistInfo(1, 2, 1, torch.device("cuda", 1))
+    assert sync_batchnorm(model, gpu_two) is model
+    assert count(model, torch.nn.SyncBatchNorm) == before
+    assert all(a is b for a, b in zip(model.parameters(), params))  # optimisers stay valid

@@ -220,8 +220,8 @@ def test_nonfinite_step_is_skipped_and_logged(tmp_path: Path) -> None:
 
 def test_export_writes_a_loadable_fp16_directory(tmp_path):
     import torch
-    from conftest import tiny_config
 
+    from conftest import tiny_config
     from dynast import DynaST
     from train.checkpoint import save_atomic
     from train.cli import main

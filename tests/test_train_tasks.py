@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_train_fit import ASSETS, CONFIGS, TINY, read_metrics
 
 from dynast import DynaST
 from dynast.tasks import TaskSpec, get_task, register_task, task_names, unregister_task
+from test_train_fit import ASSETS, CONFIGS, TINY, read_metrics
 from train import tasks as training
 from train.config import load_config
 from train.data.base import SkippingDataset

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
+from torch import nn
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,17 @@ def setup(device: str = "auto") -> DistInfo:
         else:
             dist.init_process_group(backend="gloo")
     return DistInfo(rank, world, local_rank, dev)
+
+
+def sync_batchnorm(module: nn.Module, info: DistInfo) -> nn.Module:
+    """BatchNorm -> SyncBatchNorm when several GPUs train (statistics over the global batch).
+
+    In place for a module that is not itself a BatchNorm: the parameters stay the same objects,
+    so state dicts and optimisers are unaffected. Unchanged on the CPU or a single process.
+    """
+    if info.world_size > 1 and info.device.type == "cuda":
+        return nn.SyncBatchNorm.convert_sync_batchnorm(module)
+    return module
 
 
 def teardown() -> None:

@@ -24,7 +24,14 @@ from train import checkpoint
 from train.config import TrainConfig, config_to_dict
 from train.data.base import collate
 from train.data.sampling import StepBatchSampler
-from train.distributed import DistInfo, all_ranks_true, gather_objects, setup, teardown
+from train.distributed import (
+    DistInfo,
+    all_ranks_true,
+    gather_objects,
+    setup,
+    sync_batchnorm,
+    teardown,
+)
 from train.losses.discriminator import MultiscaleDiscriminator
 from train.losses.vgg import VGG19Features, default_cache_dir
 from train.monitor import MetricWindow, Monitor, image_grid
@@ -110,9 +117,9 @@ class Trainer:
             **cfg.model.extra,
         )
         self.generator = DynaST(model_cfg).to(dev)
-        multi_gpu = self.info.world_size > 1 and dev.type == "cuda"
-        if multi_gpu:  # in place: the parameters are the same objects
-            nn.SyncBatchNorm.convert_sync_batchnorm(self.generator)
+        sync_batchnorm(self.generator, self.info)
+        if dev.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # one input size for the whole run
         self.objective = self.task.objective(cfg.loss, VGG19Features().to(dev))
         self.discriminator = None
         o = cfg.optim
