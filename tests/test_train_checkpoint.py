@@ -175,3 +175,15 @@ def test_resume_from_a_checkpoint_of_another_world_size(
     first = torch.rand(2)
     checkpoint.restore_rng(fake_gpu, 2, cpu, seed=0, step=2)
     assert torch.equal(torch.rand(2), first)
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+def test_damaged_checkpoint_is_one_clear_error(tmp_path: Path, damage: str) -> None:
+    path = tmp_path / "latest.pt"
+    checkpoint.save_atomic({"step": 1, "w": torch.zeros(1000)}, path)
+    data = path.read_bytes()
+    path.write_bytes(b"not a checkpoint at all" if damage == "garbage" else data[: len(data) // 2])
+    with pytest.raises(
+        checkpoint.CheckpointError, match="cannot read training checkpoint .*latest.pt"
+    ):
+        checkpoint.load(path)

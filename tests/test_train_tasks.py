@@ -138,3 +138,11 @@ def test_unknown_or_untrainable_tasks_are_named() -> None:
     finally:
         unregister_task("inference_only")
     assert {"pose", "face", "style"} <= set(training.TASKS)
+
+
+def test_cli_names_an_unknown_task_in_one_line(capsys: pytest.CaptureFixture) -> None:
+    from train.cli import main
+
+    code = main(["fit", "--config", str(CONFIGS / "face_smoke.yaml"), "task=nope", *TINY])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.startswith("error: unknown task 'nope'") and len(err.splitlines()) == 1

@@ -106,6 +106,13 @@ def save_atomic(state: dict[str, Any], path: str | Path) -> None:
     os.replace(tmp, path)
 
 
+def _unpickler_detail(message: str) -> str:
+    """The safe unpickler's own reason (e.g. "Unsupported global: GLOBAL os.system ...")."""
+    tail = message.split("Unpickler error:", 1)[-1]
+    lines = [line.strip() for line in tail.splitlines() if line.strip()]
+    return lines[0].split(" was not an allowed global")[0] if lines else "unreadable"
+
+
 def load(path: str | Path) -> dict[str, Any]:
     """Read a checkpoint written by :func:`save_atomic` with ``torch.load(weights_only=True)``.
 
@@ -119,16 +126,21 @@ def load(path: str | Path) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        lines = [line.strip() for line in str(err).splitlines() if "Unpickler error" in line]
-        first = lines[0].split(". Please")[0] if lines else type(err).__name__
+        detail = _unpickler_detail(str(err))
+        if detail.startswith("Unsupported operand") or "Unpickler error" not in str(err):
+            raise CheckpointError(
+                f"cannot read training checkpoint {path}: not a PyTorch file ({detail})"
+            ) from None
         raise CheckpointError(
-            f"refused to load {path}: it holds pickled objects other than tensors and plain values "
-            f"(a crafted file, or one written by an earlier version of this project); nothing in "
-            f"it "
-            f"was run. Detail: {first}"
+            f"refused to load {path}: it holds pickled objects other than tensors and plain "
+            "values (a crafted file, or one written by an earlier version of this project); "
+            f"nothing in it was run. Detail: {detail}"
         ) from None
-    except (RuntimeError, EOFError, OSError) as err:
-        raise CheckpointError(f"cannot read training checkpoint {path}: {err}") from None
+    except Exception as err:  # any other failure of the safe reader: a damaged or foreign file
+        detail = f"{type(err).__name__}: {str(err).split('. ')[0]}"
+        raise CheckpointError(
+            f"cannot read training checkpoint {path}: not a complete PyTorch file ({detail})"
+        ) from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         found = state.get("format") if isinstance(state, dict) else type(state).__name__
         raise CheckpointError(
