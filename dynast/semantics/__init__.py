@@ -6,7 +6,9 @@
 * faces: a 12-channel face-edge format computed the same way from photos and from sketches
   (:mod:`dynast.semantics.face_layout`), and the paper's 15-channel CelebAMask-HQ format;
 * style: the content image itself;
-* image loading and fitting to the model size (:func:`load_image`, :func:`fit_to_size`).
+* image loading and fitting to the model size (:func:`load_image`, :func:`fit_to_size`);
+* fitting photos to the training frame (:func:`fit_person`, :func:`fit_face`: see
+  :mod:`dynast.semantics.framing`).
 
 MediaPipe is imported only when a detector first runs. Input errors are
 :class:`SemanticsError` (a ``ValueError``) subclasses with messages meant for the user.
@@ -40,6 +42,7 @@ from dynast.semantics.face_layout import (
 )
 from dynast.semantics.face_photo import face_semantics_from_photo
 from dynast.semantics.face_sketch import face_semantics_from_sketch
+from dynast.semantics.framing import Framed, FramingTransform, fit_face, fit_person
 from dynast.semantics.image_io import (
     MAX_SIZE_PIXELS,
     MAX_SIZE_SIDE,
@@ -77,6 +80,8 @@ __all__ = [
     "POSE_CHANNELS",
     "STYLE_CHANNELS",
     "FitTransform",
+    "Framed",
+    "FramingTransform",
     "ImageTooLarge",
     "ImageTooSmall",
     "InvalidKeypoints",
@@ -96,6 +101,8 @@ __all__ = [
     "extract_pose",
     "face_semantics_from_photo",
     "face_semantics_from_sketch",
+    "fit_face",
+    "fit_person",
     "fit_to_size",
     "load_celebamask_parts",
     "load_image",

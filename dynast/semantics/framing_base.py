@@ -156,13 +156,25 @@ class Framed:
         inv = self.transform.inverse
         if self.kind == "person":
             return warp_image(out, inv, orig.shape[:2], border=self.background)
-        back = warp_image(out, inv, orig.shape[:2], border=None)
-        mask = warp_image(_feather_mask(h, w, self.feather), inv, orig.shape[:2], border=0.0)
-        inside = mask > 0
+        # Only the region the crop covers is touched (fast for large photos).
+        corners = self.transform.to_original(
+            np.array([[-0.5, -0.5], [w - 0.5, -0.5], [-0.5, h - 0.5], [w - 0.5, h - 0.5]])
+        )
+        big_h, big_w = orig.shape[:2]
+        x0, y0 = np.clip(np.floor(corners.min(axis=0)).astype(int) - 1, 0, [big_w, big_h])
+        x1, y1 = np.clip(np.ceil(corners.max(axis=0)).astype(int) + 2, 0, [big_w, big_h])
         result = orig.copy()
+        if x1 <= x0 or y1 <= y0:
+            return result
+        roi = inv.copy()
+        roi[:, 2] -= (x0, y0)
+        back = warp_image(out, roi, (y1 - y0, x1 - x0), border=None)
+        mask = warp_image(_feather_mask(h, w, self.feather), roi, (y1 - y0, x1 - x0), border=0.0)
+        inside = mask > 0
+        region = result[y0:y1, x0:x1]
         a = mask[inside][:, None]
-        blend = a * back[inside].astype(np.float32) + (1 - a) * orig[inside].astype(np.float32)
-        result[inside] = np.clip(np.rint(blend), 0, 255).astype(np.uint8)
+        blend = a * back[inside].astype(np.float32) + (1 - a) * region[inside].astype(np.float32)
+        region[inside] = np.clip(np.rint(blend), 0, 255).astype(np.uint8)
         return result
 
 

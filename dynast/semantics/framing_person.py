@@ -49,6 +49,7 @@ BACKGROUND = (240, 241, 242)  # median RGB of the full-body photos' background
 FRAME_ASPECT = 176 / 256  # width / height of DeepFashion's frame
 
 MAX_SIDE = 1024
+WINDOW_MIN_LANDMARKS = 20  # of 33: a person found in a window must be this complete
 MASK_THRESHOLD = 0.5
 _ANKLES = (27, 28)
 _SHOULDERS = (11, 12)
@@ -135,6 +136,7 @@ def _search(
     found = _pose_mask(rgb, box, (0.0, 0.25))
     if found is not None and _torso(found[0]) == 4:
         return found
+    best = None if found is None else (_rank(found, box), found)
     x0, y0, x1, y1 = box
     for parts in (2, 3):
         wh, ww = (y1 - y0) / parts, (x1 - x0) / parts
@@ -143,37 +145,82 @@ def _search(
                 top, left = y0 + round(i * wh / 2), x0 + round(j * ww / 2)
                 window = (left, top, left + round(ww), top + round(wh))
                 seen = _pose_mask(rgb, window)
-                if seen is not None and (found is None or _rank(seen) > _rank(found)):
-                    found = seen
-        if found is not None and _torso(found[0]) == 4:
+                if seen is None or not _plausible(seen, window, y1 - y0):
+                    continue
+                if best is None or _rank(seen, window) > best[0]:
+                    best = (_rank(seen, window), seen)
+        if best is not None and _torso(best[1][0]) == 4:
             break
-    return found
+    return None if best is None else best[1]
 
 
-def _rank(found: tuple[np.ndarray, np.ndarray]) -> tuple[int, float]:
-    return _torso(found[0]), float((found[1] > MASK_THRESHOLD).sum())
+def _cut(mask: np.ndarray, box: tuple[int, int, int, int]) -> bool:
+    """True when the person's mask touches an edge of ``box`` that is not the photo's edge."""
+    x0, y0, x1, y1 = box
+    h, w = mask.shape
+    person = mask[y0:y1, x0:x1] > MASK_THRESHOLD
+    return bool(
+        (y0 > 0 and person[0].any()) or (y1 < h and person[-1].any())
+        or (x0 > 0 and person[:, 0].any()) or (x1 < w and person[:, -1].any())
+    )
+
+
+def _plausible(
+    found: tuple[np.ndarray, np.ndarray], box: tuple[int, int, int, int], height: int
+) -> bool:
+    """A person found in the window ``box``, not clutter MediaPipe took for one: most
+    landmarks and the whole torso clearly visible, those inside the window on the mask, and
+    the mask at least 1/5 of ``height`` tall."""
+    landmarks, mask = found
+    visible = landmarks[:, 2] >= 0.5
+    if visible.sum() < WINDOW_MIN_LANDMARKS or landmarks[list(_SHOULDERS + _HIPS), 2].min() < 0.8:
+        return False
+    x0, y0, x1, y1 = box
+    xy = np.round(landmarks[visible, :2]).astype(int)
+    inside = (xy[:, 0] >= x0) & (xy[:, 0] < x1) & (xy[:, 1] >= y0) & (xy[:, 1] < y1)
+    person = mask > MASK_THRESHOLD
+    if inside.sum() < WINDOW_MIN_LANDMARKS // 2:
+        return False
+    if person[xy[inside, 1], xy[inside, 0]].mean() < 0.8:
+        return False
+    rows = np.nonzero(person.any(axis=1))[0]
+    return rows.size > 0 and rows[-1] - rows[0] >= 0.2 * height
+
+
+def _rank(
+    found: tuple[np.ndarray, np.ndarray], box: tuple[int, int, int, int]
+) -> tuple[int, bool, float]:
+    """Better detections first: whole torso, not cut by the window, larger mask."""
+    return _torso(found[0]), not _cut(found[1], box), float((found[1] > MASK_THRESHOLD).sum())
 
 
 def _refine(
     rgb: np.ndarray, found: tuple[np.ndarray, np.ndarray]
 ) -> tuple[np.ndarray, np.ndarray]:
     """Run again on a crop around the person found, with a margin (the whole person in view,
-    at a better resolution); keeps the first result if the second is worse."""
-    landmarks, mask = found
-    ys, xs = np.nonzero(mask > MASK_THRESHOLD)
-    vis = landmarks[landmarks[:, 2] >= 0.5, :2]
-    if ys.size == 0:
-        return found
-    lo = np.minimum([xs.min(), ys.min()], vis.min(axis=0) if len(vis) else np.inf)
-    hi = np.maximum([xs.max(), ys.max()], vis.max(axis=0) if len(vis) else -np.inf)
-    margin = 0.2 * (hi - lo).max()
+    at a better resolution), widened once if the person still touches the crop's edge; keeps
+    the first result if the second is worse."""
     h, w = rgb.shape[:2]
-    box = (
-        int(max(0, lo[0] - margin)), int(max(0, lo[1] - margin)),
-        int(min(w, hi[0] + margin + 1)), int(min(h, hi[1] + margin + 1)),
-    )
-    again = _pose_mask(rgb, box, (0.0, 0.25))
-    return again if again is not None and _torso(again[0]) >= _torso(landmarks) else found
+    for margin_frac in (0.2, 0.5):
+        landmarks, mask = found
+        ys, xs = np.nonzero(mask > MASK_THRESHOLD)
+        vis = landmarks[landmarks[:, 2] >= 0.5, :2]
+        if ys.size == 0:
+            return found
+        lo = np.minimum([xs.min(), ys.min()], vis.min(axis=0) if len(vis) else np.inf)
+        hi = np.maximum([xs.max(), ys.max()], vis.max(axis=0) if len(vis) else -np.inf)
+        margin = margin_frac * (hi - lo).max()
+        box = (
+            int(max(0, lo[0] - margin)), int(max(0, lo[1] - margin)),
+            int(min(w, hi[0] + margin + 1)), int(min(h, hi[1] + margin + 1)),
+        )
+        again = _pose_mask(rgb, box, (0.0, 0.25))
+        if again is None or _torso(again[0]) < _torso(landmarks):
+            return found
+        found = again
+        if not _cut(found[1], box):
+            break
+    return found
 
 
 def detect_person(image: ImageSource) -> PersonDetection:
