@@ -279,3 +279,28 @@ def test_recovery_on_the_whole_shared_sample_set() -> None:
           f"within 2%: {np.mean(errors <= 0.02):.3f}")
     assert same.min() >= 0.85
     assert np.mean(errors <= 0.02) >= 0.98
+
+
+@pytest.mark.slow
+def test_framing_constants_match_a_fresh_measurement() -> None:
+    """scripts/measure_framing.py on ../shared/data gives the constants in the code."""
+    if not SHARED.is_dir():
+        pytest.skip(f"needs the shared sample images at {SHARED}")
+    import importlib.util
+
+    from dynast.semantics import framing_face as ff
+    from dynast.semantics import framing_person as fp
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "measure_framing.py"
+    spec = importlib.util.spec_from_file_location("measure_framing", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    people = module.measure(SHARED / "people")
+    for name, value in [("full_head_top", fp.FULL_HEAD_TOP), ("full_feet", fp.FULL_FEET),
+                        ("centre_x", fp.CENTRE_X), ("close_head_top", fp.CLOSE_HEAD_TOP),
+                        ("close_hips", fp.CLOSE_HIPS), ("close_shoulders", fp.CLOSE_SHOULDERS)]:
+        assert abs(people[name]["mean"] - value) <= 0.002, (name, people[name])
+    assert np.abs(np.array(people["background"]) - fp.BACKGROUND).max() <= 2
+    faces = module.measure_faces(SHARED / "faces")
+    assert abs(faces["suggested_CELEBAHQ_ZOOM"] - ff.CELEBAHQ_ZOOM) <= 0.002
+    assert np.abs(np.array(faces["suggested_CELEBAHQ_SHIFT"]) - ff.CELEBAHQ_SHIFT).max() <= 0.001
