@@ -304,3 +304,16 @@ def test_framing_constants_match_a_fresh_measurement() -> None:
     faces = module.measure_faces(SHARED / "faces")
     assert abs(faces["suggested_CELEBAHQ_ZOOM"] - ff.CELEBAHQ_ZOOM) <= 0.002
     assert np.abs(np.array(faces["suggested_CELEBAHQ_SHIFT"]) - ff.CELEBAHQ_SHIFT).max() <= 0.001
+
+
+def test_fitted_person_carries_its_pose_in_the_model_frame() -> None:
+    from dynast.semantics import extract_pose
+
+    photo = _deepfashion(PEOPLE[2])
+    framed = fit_person(photo, (256, 256))
+    assert framed.keypoints is not None and framed.keypoints.count() >= 14
+    separate = framed.transform.keypoints_to_model(extract_pose(photo)[0])
+    both = (framed.keypoints.array[:, 2] > 0) & (separate.array[:, 2] > 0)
+    assert both.sum() >= 12
+    gap = np.abs(framed.keypoints.array[both, :2] - separate.array[both, :2]).max()
+    assert gap <= 4.0, gap

@@ -122,7 +122,8 @@ class Framed:
     ``image``: (h, w, 3) uint8, what the model sees. ``transform``: photo -> model frame.
     ``warnings``: messages for the user. ``kind``: "person" or "face". ``background``: the
     RGB fill outside the person (people) or None. ``feather``: width of the blend at the
-    border of a face crop, as a fraction of its side (faces).
+    border of a face crop, as a fraction of its side (faces). ``keypoints`` (people): the
+    person's COCO-18 pose from the same detection, in the model frame.
     """
 
     image: np.ndarray
@@ -131,6 +132,7 @@ class Framed:
     kind: Literal["person", "face"] = "person"
     background: tuple[int, int, int] | None = None
     feather: float = 0.1
+    keypoints: Keypoints | None = None
 
     def paste_back(self, output: np.ndarray, original: np.ndarray) -> np.ndarray:
         """The model's ``output`` (h, w, 3) uint8 in the user's frame: (H, W, 3) uint8.

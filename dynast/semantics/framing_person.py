@@ -27,7 +27,7 @@ from dynast.semantics import _mediapipe
 from dynast.semantics.errors import NoPersonFound
 from dynast.semantics.framing_base import Framed, FramingTransform, warp_image
 from dynast.semantics.image_io import ImageSource, check_size, load_image
-from dynast.semantics.pose_extract import _largest_face_crop
+from dynast.semantics.pose_extract import _largest_face_crop, landmarks_to_keypoints
 
 __all__ = [
     "BACKGROUND", "CENTRE_X", "CLOSE_HEAD_TOP", "CLOSE_HIPS", "CLOSE_SHOULDERS",
@@ -317,7 +317,8 @@ def fit_person(photo: ImageSource, size: tuple[int, int] = (256, 176)) -> Framed
 
     ``photo``: (H, W, 3) uint8 RGB or anything :func:`load_image` reads. ``size``: (h, w) of
     the model frame, multiples of 8. Returns :class:`Framed` with ``image`` (h, w, 3) uint8:
-    the person on :data:`BACKGROUND`. Raises :class:`NoPersonFound`.
+    the person on :data:`BACKGROUND`, and ``keypoints``, the person's COCO-18 pose in the
+    model frame. Raises :class:`NoPersonFound`.
     """
     check_size(*size)
     rgb = load_image(photo)
@@ -327,6 +328,8 @@ def fit_person(photo: ImageSource, size: tuple[int, int] = (256, 176)) -> Framed
     alpha = warp_image(det.mask, transform.matrix, size, border=0.0)[..., None]
     bg = np.array(BACKGROUND, np.float32)
     fitted = np.clip(np.rint(alpha * image + (1 - alpha) * bg), 0, 255).astype(np.uint8)
+    keypoints = landmarks_to_keypoints(det.landmarks, *rgb.shape[:2])
     return Framed(
-        fitted, transform, list(det.warnings) + warnings, kind="person", background=BACKGROUND
+        fitted, transform, list(det.warnings) + warnings, kind="person", background=BACKGROUND,
+        keypoints=transform.keypoints_to_model(keypoints),
     )
