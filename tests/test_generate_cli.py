@@ -18,6 +18,7 @@ from test_pipeline import (
     CONTENT,
     EX,
     FACE_REF,
+    FACE_TGT,
     POSE_REF,
     POSE_TGT,
     ROOT,
@@ -134,3 +135,22 @@ def test_bad_input_is_one_line_and_exit_2(extra: list[str], message: str,
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], lines
     assert not (tmp_path / "x.png").exists()
+
+
+def test_fit_pastes_back_and_no_fit_does_not(ckpts: dict[str, Path], tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    face = np.asarray(Image.open(FACE_TGT).convert("RGB"))
+    h, w = face.shape[:2]
+    original = np.full((2 * h, 2 * w, 3), 90, np.uint8)  # the face in a larger photo
+    original[h // 2:h // 2 + h, w // 4:w // 4 + w] = face
+    Image.fromarray(original).save(tmp_path / "target.png")
+    args = ["--task", "face", "--checkpoint", str(ckpts["face"]), "--reference", str(FACE_REF),
+            "--target", str(tmp_path / "target.png")]
+    code, report = _run(capsys, *args, "--out", str(tmp_path / "fit.png"))
+    assert code == 0 and isinstance(report, dict) and report["pasted"] is True
+    pasted = np.asarray(Image.open(tmp_path / "fit.png"))
+    assert pasted.shape == original.shape  # the result in the user's photo
+    assert (pasted[:4, :4] == original[:4, :4]).all()  # the corner is untouched
+    code, report = _run(capsys, *args, "--no-fit", "--out", str(tmp_path / "raw.png"))
+    assert code == 0 and isinstance(report, dict) and report["pasted"] is False
+    assert Image.open(tmp_path / "raw.png").size == (64, 64)

@@ -71,7 +71,8 @@ def pipes(ckpts: dict[str, Path]) -> dict[str, DynaSTPipeline]:
 
 @pytest.fixture(scope="module")
 def pose_result(pipes: dict[str, DynaSTPipeline]) -> PipelineResult:
-    return pipes["pose"](POSE_REF, POSE_TGT)
+    # photos scaled and padded as they are (the fitted path: test_pose_fitted_to_the_frame)
+    return pipes["pose"](POSE_REF, POSE_TGT, fit=False)
 
 
 def _expected_kinds() -> list[str]:
@@ -96,6 +97,21 @@ def test_pose_photo_target(pose_result: PipelineResult) -> None:
     check_result(pose_result, (RES, RES))
     assert pose_result.reference.size == (RES, RES)
     assert "1/8" in pose_result.warps[0][1] and "full" in pose_result.warps[-1][1]
+
+
+def test_pose_fitted_to_the_frame(pipes: dict[str, DynaSTPipeline]) -> None:
+    r = pipes["pose"](POSE_REF, POSE_TGT)  # fit=True is the default
+    check_result(r, (RES, RES))
+    assert r.model_input is not None and r.model_input.size == (RES, RES)
+    w0, h0 = Image.open(POSE_TGT).size
+    assert r.pasted is not None and r.pasted.size == (w0, h0)  # back in the photo's frame
+    assert r.framing is not None
+    # a click on the user's photo lands on the canvas through the framing transform
+    x, y = r.framing.to_original(np.array([[30.0, 20.0]]))[0]
+    assert r.to_canvas(x, y, frame="target") == pytest.approx((30.0, 20.0), abs=1e-6)
+    # the model saw the person on DeepFashion's near-white background
+    corner = np.asarray(r.model_input)[:3, :3].reshape(-1, 3)
+    assert (corner > 225).all()
 
 
 def test_pose_shipped_pose_keeps_target_aspect(pipes: dict[str, DynaSTPipeline]) -> None:

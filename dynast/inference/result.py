@@ -67,6 +67,7 @@ class PipelineResult:
         checkpoint: the checkpoint directory's name ("" for a model passed in).
         confidence_maps: per block, float32 (h, w) at the block's grid: the raw confidence.
         no_match: per block, bool (h, w): pixels whose links were all pruned.
+        framing: the target's ``FramingTransform`` (user photo -> model frame) when fitted.
     """
 
     image: Image.Image
@@ -90,18 +91,22 @@ class PipelineResult:
     checkpoint: str = ""
     confidence_maps: list[np.ndarray] = field(default_factory=list, repr=False)
     no_match: list[np.ndarray] = field(default_factory=list, repr=False)
+    framing: Any | None = field(default=None, repr=False)
 
     @property
     def captions(self) -> list[str]:
         return [c for _, c in self.warps]
 
     def to_canvas(self, x: float, y: float, frame: Frame = "output") -> tuple[float, float]:
-        """Map a pixel of the output image (or of the target as the task saw it) to the canvas."""
+        """Map a pixel of the output image (or of the user's target image) to the canvas."""
         t = self.target_transform
         if frame == "output":
             return float(x + t.left), float(y + t.top)
         if frame == "target":
-            cx, cy = t.to_dst(np.array([[x, y]], np.float64))[0]
+            xy = np.array([[x, y]], np.float64)
+            if self.framing is not None:
+                xy = self.framing.to_model(xy)
+            cx, cy = t.to_dst(xy)[0]
             return float(cx), float(cy)
         raise ValueError(f"frame must be 'output' or 'target', got {frame!r}")
 
@@ -109,7 +114,7 @@ class PipelineResult:
         """For the target pixel (x, y), every block's candidates on the reference.
 
         ``frame`` says which image the coordinates are in: "output" for the generated image
-        or the semantics drawing (they share a frame), "target" for the target image.
+        or the semantics drawing (they share a frame), "target" for the user's target image.
         Coordinates outside are clipped to the nearest pixel of the content.
         Dense blocks keep the query's best candidates by attention; sparse blocks all of
         their 4k / 5k candidates (repeats included).
@@ -229,4 +234,5 @@ def build_result(out: Any, prepared: Prepared, *, task: str, precision: str, dev
         _matches=[v[2] for v in views], model_input=model_input, pasted=pasted,
         checkpoint=checkpoint, confidence_maps=[v[3] for v in views],
         no_match=[v[4] for v in views],
+        framing=prepared.framing.transform if prepared.framing is not None else None,
     )

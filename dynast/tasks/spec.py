@@ -15,13 +15,23 @@ import numpy as np
 
 from dynast.semantics.image_io import FitTransform
 
-__all__ = ["Framing", "PrepareRequest", "Prepared", "PrepareFn", "TaskSpec", "Size"]
+__all__ = ["Framing", "FramingMap", "PrepareRequest", "Prepared", "PrepareFn", "TaskSpec", "Size"]
 
 Size = tuple[int, int]
 
 
+class FramingMap(Protocol):
+    """Points of the user's photo <-> the model frame (``FramingTransform``)."""
+
+    def to_model(self, points: np.ndarray) -> np.ndarray: ...
+
+    def to_original(self, points: np.ndarray) -> np.ndarray: ...
+
+
 class Framing(Protocol):
-    """How a fitted target maps back to the user's photo (``dynast.semantics.framing``)."""
+    """How a fitted target maps back to the user's photo (``dynast.semantics.framing.Framed``)."""
+
+    transform: FramingMap
 
     def paste_back(self, output: np.ndarray, original: np.ndarray) -> np.ndarray:
         """Output (h, w, 3) uint8 in the model frame -> (H, W, 3) uint8 in the original's."""
