@@ -40,6 +40,18 @@ RES = 64
 POSE_NAME = sorted(p.stem for p in (ROOT / "examples/poses").glob("*.json"))[0]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """The in-process server's tiny models gain nothing from threads; on a shared CPU two
+    threads can be 40x slower."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     d = tmp_path_factory.mktemp("files")

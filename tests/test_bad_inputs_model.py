@@ -48,6 +48,15 @@ def refuses(fn, pattern: str, error: type[Exception] = ValueError) -> str:
     return message
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """Tiny models gain nothing from threads, and on a shared CPU two threads can be 40x slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 # -- the model --------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
