@@ -25,6 +25,8 @@ CSS = """
 .dynast-model-note { font-size: 0.92em; opacity: 0.9; }
 .dynast-note { font-size: 0.88em; opacity: 0.85; }
 .dynast-status:empty { display: none; }
+.dynast-status { border-left: 3px solid #e5e7eb; padding-left: 8px; }
+.dynast-blocks h3 { margin-bottom: 0.2em; }
 /* every block visible at once: no inner scroll, captions in full under each image */
 .dynast-gallery .grid-wrap { height: auto !important; max-height: none !important;
                              overflow: visible !important; }

@@ -108,7 +108,7 @@ def failure_status(request: gr.Request) -> str:
 
 def running_status() -> str:
     """The status shown while a request runs (clears the previous run's)."""
-    return "⏳ Running… (progress is shown on the outputs)"
+    return "**Running…** (the progress bar is on the outputs below)"
 
 
 def status_markdown(*, timings: str = "", warnings: list[str] | tuple[str, ...] = (),
@@ -116,9 +116,9 @@ def status_markdown(*, timings: str = "", warnings: list[str] | tuple[str, ...] 
     """Markdown for the status line: an error, or the timings and the warnings of a run."""
     if error is not None:
         title, message = error
-        return f"❌ **{title}.** {message}"
-    lines = [f"✅ {timings}"] if timings else []
-    lines += [f"⚠️ {scrub(w)}" for w in warnings]
+        return f"**Error: {title}.** {message}"
+    lines = [f"**Done:** {timings}"] if timings else []
+    lines += [f"**Warning:** {scrub(w)}" for w in warnings]
     return "\n\n".join(lines)
 
 

@@ -12,7 +12,7 @@ import gradio as gr
 import numpy as np
 
 from app.errors import guard_upload, user_errors
-from app.media import EXAMPLES, ResultStore, example_paths, sketch_to_image
+from app.media import EXAMPLES, ResultStore, example_name, example_paths, sketch_to_image
 from app.panels import (
     TabText,
     advanced_options,
@@ -25,9 +25,13 @@ from app.panels import (
 from app.settings import AppSettings
 
 SOURCES = ("face photo", "uploaded line drawing", "drawn")
+# the sketchpad opens with no tool selected; pick the (thin, black) brush for the user
+SELECT_BRUSH = ("() => { setTimeout(() => { const b = document.querySelector("
+                "'#face-sketch button[aria-label=\"Brush\"]'); "
+                "if (b && !b.classList.contains('highlight')) b.click(); }, 400); }")
 EXAMPLE_SKETCH = EXAMPLES / "face" / "sketch" / "2_ddnm_00234_lines.png"
-TEXT = TabText("face", semantics_label="Target edges (click a pixel to inspect it)",
-               model_input_label="What the model saw (target)")
+TEXT = TabText("face", semantics_label="Target edges (click to inspect)",
+               model_input_label="What the model saw")
 
 
 def example_sketch_layer() -> dict[str, Any] | None:
@@ -66,7 +70,7 @@ def make_handler(settings: AppSettings, store: ResultStore):
                            print_exception=False)
         if target_source == "face photo":
             tgt, kind = target, "photo"
-            missing = "Upload a target face photo (or use the line-drawing tabs)."
+            missing = "Upload a target face photo (or use the Line drawing or Draw tab)."
         elif target_source == "uploaded line drawing":
             tgt, kind = line_drawing, "sketch"
             missing = "Upload a line drawing: dark lines on a light background."
@@ -96,12 +100,12 @@ def build(settings: AppSettings, store: ResultStore) -> None:
             source = gr.Radio(list(SOURCES), value="face photo", visible=False,
                               label="Target from", elem_id="face-source")
             with gr.Tabs(selected="face photo", elem_id="face-source-tabs") as source_tabs:
-                with gr.Tab("From a face photo", id="face photo") as tab_photo:
+                with gr.Tab("Face photo", id="face photo") as tab_photo:
                     target = guard_upload(gr.Image(
                         label="Target face photo (its edges are extracted)", type="filepath",
                         image_mode=None, sources=["upload", "clipboard"], height=270,
                         elem_id="face-target"))
-                with gr.Tab("Upload a line drawing", id="uploaded line drawing") as tab_upload:
+                with gr.Tab("Line drawing", id="uploaded line drawing") as tab_upload:
                     line_drawing = guard_upload(gr.Image(
                         label="Line drawing (dark lines on white)", type="filepath",
                         image_mode=None, sources=["upload", "clipboard"], height=270,
@@ -119,11 +123,15 @@ def build(settings: AppSettings, store: ResultStore) -> None:
     refs = example_paths("face", "reference")
     tgts = example_paths("face", "target")
     rows: list[list[Any]] = [[r, t, None, "face photo"] for r, t in zip(refs, tgts)]
+    labels = [f"{example_name(r)} → edges of the photo '{example_name(t)}'"
+              for r, t in zip(refs, tgts)]
     if refs and EXAMPLE_SKETCH.is_file():
-        rows.append([refs[0], None, str(EXAMPLE_SKETCH), "uploaded line drawing"])
-    if rows:
+        rows.append([refs[-1], None, str(EXAMPLE_SKETCH), "uploaded line drawing"])
+        labels.append(f"{example_name(refs[-1])} → an uploaded line drawing")
+    if rows:  # every example sets the target source too
         gr.Examples(rows, inputs=[reference, target, line_drawing, source],
-                    label="Examples (reference, target photo, line drawing, target from)")
+                    example_labels=labels,
+                    label="Examples (click one: it fills the inputs and picks the target tab)")
     opts = advanced_options("face", settings)
     run = gr.Button("Generate", variant="primary", elem_id="face-run")
     outs = output_panel(TEXT)
@@ -133,7 +141,9 @@ def build(settings: AppSettings, store: ResultStore) -> None:
         tab.select(constant(name), outputs=source, api_visibility="private", queue=False)
     source.change(lambda s: gr.Tabs(selected=s), inputs=source, outputs=source_tabs,
                   api_visibility="private", queue=False)
-    start.click(example_sketch_layer, outputs=drawing, api_visibility="private")
+    start.click(example_sketch_layer, outputs=drawing, api_visibility="private").then(
+        None, js=SELECT_BRUSH)
+    tab_draw.select(None, js=SELECT_BRUSH)
     wire_run(run, make_handler(settings, store),
              [reference, target, source, line_drawing, drawing, *opts.inputs(),
               outs.normalisation], outs, opts, note, settings, store)

@@ -14,12 +14,12 @@ import numpy as np
 from dynast import visualize as vis
 
 __all__ = ["block_captions", "confidence_items", "warp_items", "NORMALISATIONS",
-           "WARP_NOTE", "confidence_note"]
+           "warp_note", "confidence_note"]
 
 NORMALISATIONS = ("same scale for all blocks (0-1)", "each block on its own range")
 KIND_WORDS = {"dense": "dense", "inter": "inter-scale", "inner": "inner-scale"}
 
-WARP_NOTE = (
+_WARP_NOTE = (
     "**What am I looking at?** Each picture is the reference rearranged by one transformer "
     "block: every output pixel shows the reference pixels it matched, weighted by attention. "
     "Blocks run coarse (level 4, 1/8 scale) to fine (level 1, full scale); the two dense "
@@ -32,6 +32,11 @@ _STYLE_EXTRA = (
     "the fine levels few candidates are similar enough to survive pruning: most pixels show "
     "the checkerboard there, and the decoder paints them from the coarse levels' matches. "
     "That is expected and the output still looks right.")
+
+
+def warp_note(task: str) -> str:
+    """The "what am I looking at" note of the warp gallery for ``task``."""
+    return _WARP_NOTE + (_STYLE_EXTRA if task == "style" else "")
 
 
 def confidence_note(task: str) -> str:
@@ -85,5 +90,6 @@ def confidence_items(result: Any, normalisation: str = NORMALISATIONS[0]
         img = vis.confidence_image(conf, no_match, height, width, vmin=lo, vmax=hi)
         img = vis.with_colorbar(tf.crop(img), lo, hi)
         share = 100.0 * float(no_match.mean())
-        items.append((img, f"{cap} · mean {float(conf.mean()):.2f} · {share:.0f}% no match"))
+        items.append((img, f"{cap} · colours {lo:.2f}–{hi:.2f} · mean {float(conf.mean()):.2f}"
+                           f" · {share:.0f}% no match"))
     return items

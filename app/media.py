@@ -29,7 +29,7 @@ import numpy as np
 from PIL import Image
 
 __all__ = ["png_file", "ResultStore", "release_memory", "sketch_to_image", "OUTPUT_DIR",
-           "example_paths", "EXAMPLES"]
+           "example_paths", "example_name", "EXAMPLES"]
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 OUTPUT_DIR = Path(tempfile.gettempdir()) / "dynast-app"
@@ -150,6 +150,13 @@ def sketch_to_image(value: Any) -> np.ndarray:
     if (arr.min(axis=2) < 200).mean() < 0.001:
         raise gr.Error(empty, title="Nothing drawn", print_exception=False)
     return np.ascontiguousarray(arr)
+
+
+def example_name(path: str | Path) -> str:
+    """A short human name for an example file: ``1_adain_mondrian.jpg`` -> "adain mondrian"."""
+    stem = Path(path).stem
+    head, _, rest = stem.partition("_")
+    return (rest if head.isdigit() and rest else stem).replace("_", " ")
 
 
 def example_paths(*parts: str) -> list[str]:

@@ -16,11 +16,11 @@ import gradio as gr
 from app.errors import failure_status, running_status, status_markdown, user_errors
 from app.gallery import (
     NORMALISATIONS,
-    WARP_NOTE,
     block_captions,
     confidence_items,
     confidence_note,
     warp_items,
+    warp_note,
 )
 from app.media import ResultStore, png_file, release_memory
 from app.settings import AppSettings
@@ -138,33 +138,33 @@ class Outputs:
                 self.model_input, self.pasted, self.key]
 
 
+def _picture(label: str, elem_id: str, visible: bool = True) -> gr.Image:
+    """One output picture (PNG, downloadable; a row of them stacks on narrow screens)."""
+    return gr.Image(label=label, type="filepath", format="png", interactive=False, height=360,
+                    min_width=300, elem_id=elem_id, visible=visible,
+                    buttons=["download", "fullscreen"])
+
+
 def output_panel(text: TabText) -> Outputs:
     """Build the outputs: image, semantics, what the model saw, galleries and inspector."""
     task = text.task
     status = gr.Markdown(elem_id=f"{task}-status", elem_classes=["dynast-status"])
     with gr.Row(equal_height=True):
-        image = gr.Image(label="Generated image (click a pixel to inspect its matches)",
-                         type="filepath", format="png", interactive=False, height=360,
-                         elem_id=f"{task}-output", buttons=["download", "fullscreen"])
-        model_input = gr.Image(label=text.model_input_label, type="filepath", format="png",
-                               interactive=False, height=360, elem_id=f"{task}-model-input",
-                               buttons=["download", "fullscreen"],
+        image = _picture("Result (click a pixel to inspect it)", f"{task}-output")
+        model_input = _picture(text.model_input_label, f"{task}-model-input",
                                visible=text.show_model_input)
-        pasted = gr.Image(label="The result in your photo's frame", type="filepath",
-                          format="png", interactive=False, height=360, visible=False,
-                          elem_id=f"{task}-pasted", buttons=["download", "fullscreen"])
-        semantics = gr.Image(label=text.semantics_label, type="filepath", format="png",
-                             interactive=False, height=360, elem_id=f"{task}-semantics",
-                             buttons=["download", "fullscreen"])
-    with gr.Group(elem_classes=["dynast-blocks"]):
+        pasted = _picture("Result in your photo", f"{task}-pasted", visible=False)
+        semantics = _picture(text.semantics_label, f"{task}-semantics")
+    with gr.Column(elem_classes=["dynast-blocks"]):
         gr.Markdown("### Warped reference, block by block", elem_classes=["dynast-h"])
-        gr.Markdown(WARP_NOTE, elem_classes=["dynast-note"])
+        gr.Markdown(warp_note(task), elem_classes=["dynast-note"], elem_id=f"{task}-warps-note")
         warps = gr.Gallery(show_label=False, format="png", columns=4, height="auto",
                            object_fit="contain", allow_preview=True,
                            elem_id=f"{task}-warps", elem_classes=["dynast-gallery"])
-    with gr.Group(elem_classes=["dynast-blocks"]):
+    with gr.Column(elem_classes=["dynast-blocks"]):
         gr.Markdown("### Confidence, block by block", elem_classes=["dynast-h"])
-        gr.Markdown(confidence_note(task), elem_classes=["dynast-note"])
+        gr.Markdown(confidence_note(task), elem_classes=["dynast-note"],
+                    elem_id=f"{task}-confidence-note")
         normalisation = gr.Radio(list(NORMALISATIONS), value=NORMALISATIONS[0],
                                  label="Colour scale", elem_id=f"{task}-normalisation")
         confidences = gr.Gallery(show_label=False, format="png", columns=4, height="auto",

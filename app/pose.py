@@ -13,7 +13,7 @@ import gradio as gr
 import numpy as np
 
 from app.errors import guard_upload, user_errors
-from app.media import EXAMPLES, ResultStore, example_paths
+from app.media import EXAMPLES, ResultStore, example_name, example_paths
 from app.panels import (
     TabText,
     advanced_options,
@@ -28,8 +28,8 @@ from dynast.tasks import pose_target_from_file
 
 SOURCES = ("photo", "shipped pose", "keypoint file")
 POSES_DIR = EXAMPLES / "poses"
-TEXT = TabText("pose", semantics_label="Target pose (click a pixel to inspect it)",
-               model_input_label="What the model saw (target photo)")
+TEXT = TabText("pose", semantics_label="Target pose (click to inspect)",
+               model_input_label="What the model saw")
 
 
 def shipped_poses() -> dict[str, Path]:
@@ -121,7 +121,7 @@ def build(settings: AppSettings, store: ResultStore) -> None:
             source = gr.Radio(list(SOURCES), value="photo", visible=False,
                               label="Target pose from", elem_id="pose-source")
             with gr.Tabs(selected="photo", elem_id="pose-source-tabs") as source_tabs:
-                with gr.Tab("From a photo", id="photo") as tab_photo:
+                with gr.Tab("Photo", id="photo") as tab_photo:
                     target = guard_upload(gr.Image(
                         label="Target photo (its pose is extracted)", type="filepath",
                         image_mode=None, sources=["upload", "clipboard"], height=270,
@@ -142,12 +142,14 @@ def build(settings: AppSettings, store: ResultStore) -> None:
     refs = example_paths("pose", "reference")
     tgts = example_paths("pose", "target")
     rows: list[list[Any]] = [[r, t, "photo", None] for r, t in zip(refs, tgts)]
-    rows += [[refs[i % len(refs)], None, "shipped pose", name]
-             for i, name in enumerate(list(poses)[:2])] if refs else []
-    if rows:
-        gr.Examples(rows, inputs=[reference, target, source, pose_name],
-                    label="Examples (reference, target photo, target from, shipped pose)",
-                    examples_per_page=6)
+    labels = [f"{example_name(r)} → pose of the photo '{example_name(t)}'"
+              for r, t in zip(refs, tgts)]
+    for i, name in enumerate(list(poses)[:2] if refs else []):
+        rows.append([refs[i % len(refs)], None, "shipped pose", name])
+        labels.append(f"{example_name(refs[i % len(refs)])} → shipped pose '{name}'")
+    if rows:  # every example sets the target source too
+        gr.Examples(rows, inputs=[reference, target, source, pose_name], example_labels=labels,
+                    label="Examples (click one: it fills the inputs and picks the target tab)")
     opts = advanced_options("pose", settings)
     run = gr.Button("Generate", variant="primary", elem_id="pose-run")
     outs = output_panel(TEXT)

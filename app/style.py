@@ -6,7 +6,7 @@ from typing import Any
 import gradio as gr
 
 from app.errors import guard_upload, user_errors
-from app.media import ResultStore, example_paths
+from app.media import ResultStore, example_name, example_paths
 from app.panels import TabText, advanced_options, model_note, output_panel, run_task, wire_run
 from app.settings import AppSettings
 
@@ -49,15 +49,18 @@ def build(settings: AppSettings, store: ResultStore) -> None:
     with gr.Row():
         style_image = guard_upload(gr.Image(
             label="Style image (e.g. a painting)", type="filepath", image_mode=None,
-            sources=["upload", "clipboard"], height=300, elem_id="style-reference"))
+            sources=["upload", "clipboard"], height=300, min_width=320,
+            elem_id="style-reference"))
         content = guard_upload(gr.Image(
             label="Content photo (its shapes are kept)", type="filepath", image_mode=None,
-            sources=["upload", "clipboard"], height=300, elem_id="style-target"))
+            sources=["upload", "clipboard"], height=300, min_width=320, elem_id="style-target"))
     styles = example_paths("style", "style")
     contents = example_paths("style", "content")
     if styles and contents:
         gr.Examples([[s, c] for s, c in zip(styles, contents)], inputs=[style_image, content],
-                    label="Examples (style image, content photo)")
+                    example_labels=[f"style '{example_name(s)}' on the photo "
+                                    f"'{example_name(c)}'" for s, c in zip(styles, contents)],
+                    label="Examples (click one to fill the inputs)")
     opts = advanced_options("style", settings)
     run = gr.Button("Generate", variant="primary", elem_id="style-run")
     outs = output_panel(TEXT)
