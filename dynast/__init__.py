@@ -7,10 +7,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["DynaST", "DynaSTConfig", "DynaSTOutput"]
+__all__ = ["DynaST", "DynaSTConfig", "DynaSTOutput", "DynaSTPipeline"]
 
 if TYPE_CHECKING:  # pragma: no cover
     from dynast.config import DynaSTConfig
+    from dynast.inference.pipeline import DynaSTPipeline
     from dynast.model import DynaST, DynaSTOutput
 
 
@@ -23,4 +24,8 @@ def __getattr__(name: str) -> Any:
         from dynast import model
 
         return getattr(model, name)
+    if name == "DynaSTPipeline":
+        from dynast.inference.pipeline import DynaSTPipeline
+
+        return DynaSTPipeline
     raise AttributeError(f"module 'dynast' has no attribute {name!r}")

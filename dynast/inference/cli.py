@@ -161,13 +161,16 @@ def _save_warps(result: Any, folder: Path) -> None:
 def _generate(args: argparse.Namespace) -> int:
     from dynast.inference.errors import PipelineError
     from dynast.inference.pipeline import DynaSTPipeline
-    from dynast.tasks import get_task, pose_target_from_file
+    from dynast.tasks import get_task, pose_target_from_file, task_names
 
     spec = get_task(args.task)
     kind = args.target_kind or ("keypoints" if args.target_keypoints else "photo")
     if args.target_keypoints:
-        if args.task != "pose":
-            raise PipelineError("--target-keypoints is for --task pose only")
+        if "keypoints" not in spec.target_kinds:
+            takes = [get_task(n).name for n in task_names() if "keypoints" in
+                     get_task(n).target_kinds]
+            raise PipelineError(f"--target-keypoints is for --task {' or '.join(takes)}; "
+                                f"the {spec.title} task takes --target images")
         targets: list[Any] = [pose_target_from_file(args.target_keypoints)[0]]
         names = [args.target_keypoints[0].name.removesuffix("_candidate.txt")]
     else:
