@@ -6,8 +6,9 @@ Reads the DeepFashion photos of the shared sample set: ``fashion_*`` (256 x 256 
 full-body pictures whose middle 176 columns are the photo, the sides edge padding) and
 ``deepfashion_*`` (high-resolution close-ups, 176:256 aspect), brings each to 256 x 176 and
 runs :func:`dynast.semantics.framing_person.detect_person` on it. Prints, as fractions of the
-frame (pixel edges), the mean and sd of the person mask's top, bottom and horizontal centre
-(full body), the close-ups' hip and shoulder heights, and the background's median colour.
+frame (pixel edges), the mean and sd of the head top, the feet (the mask's bottom) and the
+body's horizontal centre (shoulders and hips) (full body), the close-ups' hip and shoulder
+heights, and the background's median colour.
 
 Faces: every CelebA-HQ photo in ``faces/`` (already aligned, 512 x 512) is aligned again by
 :func:`dynast.semantics.framing_face.find_face_anchors` and ``face_transform``
@@ -55,11 +56,12 @@ def measure(folder: Path) -> dict[str, dict[str, float] | list[float]]:
     for path in sorted(folder.glob("fashion_*")) + sorted(folder.glob("deepfashion_*")):
         rgb = _frame(path)
         det = detect_person(rgb)
-        left, top, right, bottom = det.box
+        bottom = det.box[3]
+        top = det.head_top
         if path.name.startswith("fashion_"):
             add("full_head_top", (top + 0.5) / HEIGHT)
             add("full_feet", (bottom + 0.5) / HEIGHT)
-            add("centre_x", ((left + right) / 2 + 0.5) / WIDTH)
+            add("centre_x", (det.centre_x + 0.5) / WIDTH)
             ring = cv2.dilate((det.mask > 0.5).astype(np.uint8), np.ones((9, 9), np.uint8))
             background.append(np.median(rgb[ring == 0], axis=0))
         else:

@@ -6,9 +6,9 @@ people, on a crop around the largest face's body, with a warning); the mask's co
 that hold a visible landmark are the person; the person is scaled, placed and cut onto the
 DeepFashion background colour as DeepFashion frames bodies:
 
-* full body (both ankles visible): the head top and the
-  feet (the mask's top and bottom) at :data:`FULL_HEAD_TOP` and :data:`FULL_FEET` of the
-  frame height, the mask's horizontal centre at :data:`CENTRE_X` of a 256 x 176-aspect frame;
+* full body (both ankles visible): the head top (the mask's top above the head) and the
+  feet (the mask's bottom) at :data:`FULL_HEAD_TOP` and :data:`FULL_FEET` of the frame
+  height, the body's centre (shoulders and hips) at :data:`CENTRE_X` of a 256 x 176 frame;
 * otherwise (a close-up): the head top at :data:`CLOSE_HEAD_TOP` and the hips (or, without
   hips, the shoulders) at :data:`CLOSE_HIPS` (:data:`CLOSE_SHOULDERS`).
 
@@ -39,11 +39,11 @@ __all__ = [
 # DeepFashion photos of the shared sample set: 23 full-body In-shop pictures, their 176-wide
 # content resized to 256 x 176, and 3 high-resolution close-ups). Fractions of the frame
 # height (vertical) and width (horizontal), pixel edges: 0 = top/left edge, 1 = bottom/right.
-FULL_HEAD_TOP = 0.017  # mean mask top of the full-body photos (sd 0.009)
+FULL_HEAD_TOP = 0.017  # mean head top of the full-body photos (sd 0.009)
 FULL_FEET = 0.981  # mean mask bottom (sd 0.010)
-CENTRE_X = 0.483  # mean horizontal centre of the mask's box (sd 0.040)
+CENTRE_X = 0.488  # mean centre of shoulders and hips (sd 0.040)
 CLOSE_HEAD_TOP = 0.0  # close-ups: the head touches the top edge (all three)
-CLOSE_HIPS = 0.657  # close-ups: mean height of the hip midpoint (0.612-0.743)
+CLOSE_HIPS = 0.656  # close-ups: mean height of the hip midpoint (0.610-0.743)
 CLOSE_SHOULDERS = 0.296  # close-ups: mean height of the shoulder midpoint (0.267-0.317)
 BACKGROUND = (240, 241, 242)  # median RGB of the full-body photos' background
 FRAME_ASPECT = 176 / 256  # width / height of DeepFashion's frame
@@ -54,6 +54,7 @@ MASK_THRESHOLD = 0.5
 _ANKLES = (27, 28)
 _SHOULDERS = (11, 12)
 _HIPS = (23, 24)
+_HEAD_LANDMARKS = 11  # MediaPipe pose 0-10: nose, eyes, ears, mouth
 
 
 @dataclass(frozen=True, eq=False)
@@ -79,6 +80,27 @@ class PersonDetection:
     def level(self, ids: tuple[int, ...]) -> float:
         """Mean y of the landmarks ``ids``."""
         return float(self.landmarks[list(ids), 1].mean())
+
+    @property
+    def head_top(self) -> float:
+        """Pixel edge of the top of the head: the highest mask pixel in the columns of the
+        head's landmarks (widened by half the head's width: hair), so that a raised hand does
+        not count; the box's top when the head is not in the photo."""
+        head = self.landmarks[:_HEAD_LANDMARKS, 0]
+        pad = 0.5 * (head.max() - head.min()) + 2
+        c0 = int(max(0, np.floor(head.min() - pad)))
+        c1 = int(min(self.mask.shape[1], np.ceil(head.max() + pad) + 1))
+        rows = np.nonzero((self.mask[:, c0:c1] > MASK_THRESHOLD).any(axis=1))[0]
+        return float(rows[0]) - 0.5 if c1 > c0 and rows.size else self.box[1]
+
+    @property
+    def centre_x(self) -> float:
+        """Horizontal centre of the body: the midpoint of shoulders and hips (of the shoulders
+        when the hips are not visible), else of the box."""
+        for ids in (_SHOULDERS + _HIPS, _SHOULDERS):
+            if self.visible(ids):
+                return float(self.landmarks[list(ids), 0].mean())
+        return (self.box[0] + self.box[2]) / 2
 
 
 def _person_component(mask: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
@@ -279,7 +301,8 @@ def person_transform(
     """The similarity (scale + shift) that frames ``det``'s person as DeepFashion does."""
     height, width = size
     ph, pw = det.mask.shape
-    left, top, right, bottom = det.box
+    left, _, right, bottom = det.box
+    top = det.head_top
     warnings: list[str] = []
     if det.visible(_ANKLES):
         scale = (FULL_FEET - FULL_HEAD_TOP) * height / (bottom - top)
@@ -304,7 +327,7 @@ def person_transform(
     frame_width = FRAME_ASPECT * height
     centre_x = (width - frame_width) / 2 + CENTRE_X * frame_width
     # Fractions f of the frame are at f * side - 0.5 in pixel-centre coordinates.
-    tx = centre_x - 0.5 - scale * (left + right) / 2
+    tx = centre_x - 0.5 - scale * det.centre_x
     # Keep the whole box inside the frame (people with outstretched arms).
     tx += max(0.0, -0.5 - (scale * left + tx)) - max(0.0, scale * right + tx - (width - 0.5))
     ty = head * height - 0.5 - scale * top
