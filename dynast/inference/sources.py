@@ -181,7 +181,12 @@ def gdown_download(file_id: str, dest: Path, progress: ProgressFn | None) -> Non
         raise CheckpointSourceError(
             "Google Drive downloads need the optional package gdown: `pip install gdown`"
         ) from None
-    if gdown.download(id=file_id, output=str(dest), quiet=False) is None:
+    import inspect
+
+    kwargs: dict = {"quiet": False}
+    if progress is not None and "progress" in inspect.signature(gdown.download).parameters:
+        kwargs = {"quiet": True, "progress": progress}  # gdown >= 6 reports bytes to us
+    if gdown.download(id=file_id, output=str(dest), **kwargs) is None:
         raise OSError("gdown could not fetch the file (private, removed or over quota)")
 
 
@@ -194,6 +199,8 @@ def _why(exc: BaseException) -> str:
         return f"the server answered HTTP {exc.code}"
     if isinstance(exc, urllib.error.URLError):
         return f"could not reach the server ({exc.reason}); are you offline?"
+    if type(exc).__name__ in ("ConnectionError", "ConnectTimeout", "Timeout", "ReadTimeout"):
+        return f"could not reach the server ({type(exc).__name__}); are you offline?"
     text = str(exc)
     if "quota" in text.lower() or "too many users" in text.lower():
         return "Google Drive refused: the file's download quota is used up; try later"
@@ -281,8 +288,10 @@ def fetch(src: RemoteSource, *, progress: ProgressFn | None = None,
             raise CheckpointSourceError(f"Could not get checkpoint {src.text}: {exc}. "
                                         + MANUAL_STEPS) from exc
         except Exception as exc:  # noqa: BLE001 - network and file errors become one message
-            raise CheckpointSourceError(f"Could not download checkpoint {src.text}: "
-                                        f"{_why(exc)}. " + MANUAL_STEPS) from exc
+            why = _why(exc)
+            end = " " if why.endswith(("?", ".")) else ". "
+            raise CheckpointSourceError(f"Could not download checkpoint {src.text}: {why}{end}"
+                                        + MANUAL_STEPS) from exc
         finally:
             shutil.rmtree(work, ignore_errors=True)
             if close is not None:
