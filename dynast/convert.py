@@ -111,7 +111,8 @@ def _map_key(key: str) -> str | None:
         kind, coarse, fine, param = m.groups()
         if int(coarse) != int(fine) + 1 or fine == "0":
             return None
-        part = {"decoder_": "decoder_up", "decoder_q": "target_up", "decoder_kv": "reference_up", "pos_": "pos_up"}[kind]
+        part = {"decoder_": "decoder_up", "decoder_q": "target_up", "decoder_kv": "reference_up",
+                "pos_": "pos_up"}[kind]
         return f"levels.level{fine}.{part}.1.{param}"
     m = re.fullmatch(r"decoder_10\.0\.(weight|bias)", key)
     if m:
@@ -135,9 +136,11 @@ def infer_config(state: dict[str, torch.Tensor], task: str | None = None) -> Dyn
     n_layers = len({k.split(".")[1] for k in state if k.startswith("transformer_4.")})
     prune_dim = state["transformer_1.0.f_prune.weight"].shape[0]
     if task == "pose" and semantic_nc != 20:
-        raise ConversionError(f"--task pose expects 20 semantic channels, the checkpoint has {semantic_nc}")
+        raise ConversionError(
+            f"--task pose expects 20 semantic channels, the checkpoint has {semantic_nc}")
     if task == "face" and semantic_nc != 15:
-        raise ConversionError(f"--task face expects 15 semantic channels, the checkpoint has {semantic_nc}")
+        raise ConversionError(
+            f"--task face expects 15 semantic channels, the checkpoint has {semantic_nc}")
     return DynaSTConfig(
         semantic_nc=int(semantic_nc),
         ref_semantic_nc=int(ref_in - 3),
@@ -170,7 +173,8 @@ def convert_state_dict(state: dict[str, torch.Tensor], task: str | None = None) 
                 inconsistent.append(key)
             continue
         if ours[target].shape != tensor.shape:
-            misshaped.append(f"{key}: {tuple(tensor.shape)} vs expected {tuple(ours[target].shape)}")
+            misshaped.append(
+                f"{key}: {tuple(tensor.shape)} vs expected {tuple(ours[target].shape)}")
             continue
         mapped[target] = tensor.to(ours[target].dtype)
     missing = sorted(set(ours) - set(mapped))
@@ -196,7 +200,8 @@ def load_authors_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
     except FileNotFoundError:
         raise
     except Exception as exc:  # noqa: BLE001 - any unpickling failure is the file's fault
-        raise ConversionError(f"{path} is not a plain PyTorch state dict of tensors ({exc})") from exc
+        raise ConversionError(
+            f"{path} is not a plain PyTorch state dict of tensors ({exc})") from exc
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
@@ -205,10 +210,12 @@ def load_authors_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dynast.convert", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m dynast.convert",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint", help="the authors' latest_net_G.pth")
     parser.add_argument("out_dir", help="directory to write config.json and model.safetensors into")
-    parser.add_argument("--task", choices=["pose", "face"], help="check the semantics width against the task")
+    parser.add_argument("--task", choices=["pose", "face"],
+                        help="check the semantics width against the task")
     args = parser.parse_args(argv)
     try:
         model = convert_state_dict(load_authors_checkpoint(args.checkpoint), args.task)
@@ -220,7 +227,8 @@ def main(argv: list[str] | None = None) -> int:
 
     mark_task(args.out_dir, args.task)  # config.json names the task (inferred without --task)
     cfg = model.config
-    print(f"wrote {args.out_dir}: ngf={cfg.ngf} semantic_nc={cfg.semantic_nc} train_size={cfg.train_size}")
+    print(f"wrote {args.out_dir}: ngf={cfg.ngf} semantic_nc={cfg.semantic_nc} "
+          f"train_size={cfg.train_size}")
     return 0
 
 
