@@ -39,13 +39,21 @@ def add_fit_parser(sub: argparse._SubParsersAction) -> None:
     fit = sub.add_parser(
         "fit", help="fit a photo to the frame a model was trained on (person or face)"
     )
-    fit.add_argument("what", choices=("person", "face"))
-    fit.add_argument("--from-image", required=True, metavar="IMG", type=Path)
+    fit.add_argument(
+        "what", choices=("person", "face"),
+        help="person: cut out and framed as DeepFashion; face: aligned as FFHQ / CelebA-HQ",
+    )
+    fit.add_argument("--from-image", required=True, metavar="IMG", type=Path, help="the photo")
     fit.add_argument(
         "--size", metavar="HxW", help="model frame, multiples of 8 (person 256x176, face 256x256)"
     )
-    fit.add_argument("--out", required=True, type=Path, help="the fitted picture (.png)")
-    fit.add_argument("--transform", type=Path, help="the photo -> model transform (.json)")
+    fit.add_argument(
+        "--out", required=True, metavar="OUT.png", type=Path, help="the fitted picture"
+    )
+    fit.add_argument(
+        "--transform", metavar="OUT.json", type=Path,
+        help="also write the photo -> model transform (2 x 3 matrix, sizes) as JSON",
+    )
 
 
 def fit_command(args: argparse.Namespace) -> int:
