@@ -17,7 +17,8 @@ from conftest import random_inputs
 from conftest import tiny_config as tiny_model_config
 from dynast import DynaST
 from test_train_fit import CONFIGS, DATA, REPO, TINY, read_metrics, tiny_config
-from train.trainer import fit, leaves_parameters_unused
+from train.distributed import leaves_parameters_unused
+from train.trainer import fit
 
 ABLATIONS = {
     "no_prune": "{prune: false}",

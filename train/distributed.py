@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -75,3 +76,21 @@ def gather_objects(obj: object, info: DistInfo) -> list[object]:
     out: list[object] = [None] * info.world_size
     dist.all_gather_object(out, obj)
     return out
+
+
+def leaves_parameters_unused(config: Any) -> bool:
+    """Whether a generator config has parameters that get no gradient (DDP must then be told):
+    without pruning the pruning projections are idle; with ``finest_match_stride > 1`` the finer
+    levels' reference embeddings and blocks are."""
+    return not config.prune or config.finest_match_stride > 1
+
+
+def parameter_digest(module: torch.nn.Module) -> float:
+    """A float summary of all parameters (equal on ranks that hold equal weights)."""
+    with torch.no_grad():
+        return float(
+            sum(
+                p.double().sum() + p.double().abs().sum() * (i + 1)
+                for i, p in enumerate(module.parameters())
+            )
+        )

@@ -28,6 +28,8 @@ from train.distributed import (
     DistInfo,
     all_ranks_true,
     gather_objects,
+    leaves_parameters_unused,
+    parameter_digest,
     setup,
     sync_batchnorm,
     teardown,
@@ -59,13 +61,6 @@ def lr_factor(step: int, total_steps: int, decay_steps: int) -> float:
     return max(0.0, min(1.0, (total_steps - step) / decay_steps))
 
 
-def leaves_parameters_unused(config: Any) -> bool:
-    """Whether a generator config has parameters that get no gradient (DDP must then be told):
-    without pruning the pruning projections are idle; with ``finest_match_stride > 1`` the finer
-    levels' reference embeddings and blocks are."""
-    return not config.prune or config.finest_match_stride > 1
-
-
 def _finite(total: torch.Tensor, params: list[nn.Parameter]) -> torch.Tensor:
     """0-d bool tensor on the device: the loss and every gradient are finite (no host sync)."""
     grads = [p.grad.float().abs().sum() for p in params if p.grad is not None]
@@ -78,17 +73,6 @@ def _to_device(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
         k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v
         for k, v in batch.items()
     }
-
-
-def parameter_digest(module: torch.nn.Module) -> float:
-    """A float summary of all parameters (equal on ranks that hold equal weights)."""
-    with torch.no_grad():
-        return float(
-            sum(
-                p.double().sum() + p.double().abs().sum() * (i + 1)
-                for i, p in enumerate(module.parameters())
-            )
-        )
 
 
 class Trainer:
