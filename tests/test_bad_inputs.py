@@ -611,3 +611,41 @@ def test_traversal_names_stay_in_the_output_folder(tmp_path: Path) -> None:
     assert main(["face", "--from-sketch", str(path), "--size", "64x64", "--out-dir",
                  str(out_dir)]) == 0
     assert [p.name for p in out_dir.iterdir()] == ["..evil.npz"]
+
+
+# -- fitting photos to the training frame (dynast.semantics.framing) ---------------------------
+
+@pytest.mark.parametrize("case, pattern", [
+    ("not_an_image", "not a readable image"),
+    ("bomb", "enormous|pixels"),
+    ("one_pixel", "too small|no face"),
+    ("painting_person", "no person"),
+    ("painting_face", "no face"),
+    ("huge_size", "too large"),
+    ("unknown_extension", "out"),
+], ids=["not_an_image", "bomb", "one_pixel", "painting_person", "painting_face", "huge_size",
+        "unknown_extension"])
+def test_fit_cli_refuses(case: str, pattern: str, bad_images: dict[str, Path], tmp_path: Path,
+                         capsys: pytest.CaptureFixture) -> None:
+    what, image, extra, out = "face", FACE, [], tmp_path / "fitted.png"
+    if case in bad_images:
+        image = bad_images[case]
+    elif case.startswith("painting"):
+        what, image = case.split("_")[1], PAINTING
+    elif case == "huge_size":
+        extra = ["--size", "40000x40000"]
+    elif case == "unknown_extension":
+        out = tmp_path / "fitted.xyz"
+    cli_refuses(["fit", what, "--from-image", str(image), *extra, "--out", str(out)], capsys,
+                pattern)
+    assert not out.exists()
+    cli_healthy(tmp_path)
+
+
+def test_fit_person_three_people_warns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dynast.semantics.framing import fit_person
+
+    photo = three_people(tmp_path / "three.jpg")
+    monkeypatch.setattr(_mediapipe, "run_face_detection", lambda rgb: [])  # no face is found
+    framed = fit_person(load_image(photo))
+    assert any("3 people" in w or "several people" in w for w in framed.warnings), framed.warnings
