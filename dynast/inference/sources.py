@@ -200,7 +200,8 @@ def _why(exc: BaseException) -> str:
     if isinstance(exc, urllib.error.URLError):
         return f"could not reach the server ({exc.reason}); are you offline?"
     if type(exc).__name__ in ("ConnectionError", "ConnectTimeout", "Timeout", "ReadTimeout"):
-        return f"could not reach the server ({type(exc).__name__}); are you offline?"
+        detail = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        return f"could not reach the server ({detail}); are you offline?"
     text = str(exc)
     if "quota" in text.lower() or "too many users" in text.lower():
         return "Google Drive refused: the file's download quota is used up; try later"
