@@ -19,6 +19,8 @@ gathered set given by a ``CandidateFn`` (``inter_scale_candidates``: 4k per quer
 from __future__ import annotations
 
 import contextlib
+import functools
+import warnings
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
@@ -161,39 +163,73 @@ def dense_attention(
         keep_matches: if > 0, return each query's ``keep_matches`` candidates with the
             largest A for inspection.
     """
+    dtype = q.dtype
     b, nq, c = q.shape
     nk = k.shape[1]
     t = c**0.5 if temperature is None else temperature
     outputs, confs, warps, topks, matches = [], [], [], [], []
     rows = _rows_per_chunk(nq, b * nk * 2, chunk_elems)
-    for s in range(0, nq, rows):
-        e = min(nq, s + rows)
-        logits = torch.bmm(q[:, s:e], k.transpose(1, 2)) / t  # (B, m, Nk)
-        attn = torch.softmax(logits, dim=-1)
-        if prune:
-            kept = prune_gate(torch.bmm(q_prune[:, s:e], k_prune.transpose(1, 2)) / k_prune.shape[-1])
-        else:
-            kept = torch.ones_like(attn)
-        pruned_attn = attn * kept
-        outputs.append(torch.bmm(pruned_attn, v))
-        confs.append(pruned_attn.sum(-1))
-        weights = warp_weights(logits, kept) if (warp_source is not None or keep_matches) else None
-        if warp_source is not None:
-            warps.append(torch.bmm(weights, warp_source))
-        if top_k:
-            topks.append(logits.topk(top_k, dim=-1).indices)
-        if keep_matches:
-            n = min(keep_matches, nk)
-            best = attn.topk(n, dim=-1).indices
-            matches.append(
-                Matches(
-                    best,
-                    attn.gather(-1, best).detach(),
-                    kept.gather(-1, best).detach() > 0,
-                    weights.gather(-1, best).detach(),
+    with _float32(q, k, v, q_prune, k_prune) as (q, k, v, q_prune, k_prune):
+        warp_source = None if warp_source is None else warp_source.to(q.dtype)
+        for s in range(0, nq, rows):
+            e = min(nq, s + rows)
+            logits = torch.bmm(q[:, s:e], k.transpose(1, 2)) / t  # (B, m, Nk)
+            attn = torch.softmax(logits, dim=-1)
+            if prune:
+                kept = prune_gate(torch.bmm(q_prune[:, s:e], k_prune.transpose(1, 2)) / k_prune.shape[-1])
+            else:
+                kept = torch.ones_like(attn)
+            pruned_attn = attn * kept
+            outputs.append(torch.bmm(pruned_attn, v))
+            confs.append(pruned_attn.sum(-1))
+            weights = warp_weights(logits, kept) if (warp_source is not None or keep_matches) else None
+            if warp_source is not None:
+                warps.append(torch.bmm(weights, warp_source))
+            if top_k:
+                topks.append(logits.topk(top_k, dim=-1).indices)
+            if keep_matches:
+                n = min(keep_matches, nk)
+                best = attn.topk(n, dim=-1).indices
+                matches.append(
+                    Matches(
+                        best,
+                        attn.gather(-1, best).detach(),
+                        kept.gather(-1, best).detach() > 0,
+                        weights.gather(-1, best).detach(),
+                    )
                 )
-            )
-    return _finish(outputs, confs, warps, topks, matches)
+    return _in_dtype(_finish(outputs, confs, warps, topks, matches), dtype)
+
+
+class _Links:
+    """A chunk's candidate links as a sparse (B*m, B*Nk) CSR pattern, so dot products
+    (``sampled_addmm``) and weighted sums (sparse @ dense) read the reference tokens in place
+    instead of gathering (B, m, n, C) copies. idx: (B, m, n) indices into Nk tokens."""
+
+    def __init__(self, idx: torch.Tensor, n_keys: int) -> None:
+        b, m, n = idx.shape
+        offsets = torch.arange(b, device=idx.device).view(b, 1, 1) * n_keys
+        self.crow = torch.arange(0, b * m * n + 1, n, device=idx.device)
+        self.col = (idx + offsets).reshape(-1)
+        self.bmn = (b, m, n)
+        self.size = (b * m, b * n_keys)
+
+    def _matrix(self, values: torch.Tensor) -> torch.Tensor:
+        with warnings.catch_warnings():  # "sparse CSR support is in beta"
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.sparse_csr_tensor(self.crow, self.col, values.reshape(-1), size=self.size)
+
+    def dots(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """x: (B, m, C), y: (B, Nk, C) -> (B, m, n): x_i . y_idx[i, j]."""
+        c = x.shape[-1]
+        pattern = self._matrix(torch.zeros(self.col.shape[0], dtype=x.dtype, device=x.device))
+        out = torch.sparse.sampled_addmm(pattern, x.reshape(-1, c), y.reshape(-1, c).T, beta=0.0)
+        return out.values().view(self.bmn)
+
+    def weighted_sum(self, weights: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """weights: (B, m, n), y: (B, Nk, Cy) -> (B, m, Cy): sum_j weights_ij y_idx[i, j]."""
+        b, m, _ = self.bmn
+        return (self._matrix(weights) @ y.reshape(-1, y.shape[-1])).view(b, m, -1)
 
 
 def _gather_tokens(x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
@@ -202,6 +238,16 @@ def _gather_tokens(x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
     offsets = torch.arange(b, device=idx.device).view(b, 1, 1) * n_tok
     flat = x.reshape(b * n_tok, c).index_select(0, (idx + offsets).reshape(-1))
     return flat.view(*idx.shape, c)
+
+
+def _gathered_dots(x: torch.Tensor, y: torch.Tensor, *, idx: torch.Tensor) -> torch.Tensor:
+    """x: (B, m, C), y: (B, Nk, C), idx: (B, m, n) -> (B, m, n) by gathering y's candidates."""
+    return torch.einsum("bmc,bmnc->bmn", x, _gather_tokens(y, idx))
+
+
+def _gathered_sum(weights: torch.Tensor, y: torch.Tensor, *, idx: torch.Tensor) -> torch.Tensor:
+    """weights: (B, m, n), y: (B, Nk, Cy), idx: (B, m, n) -> (B, m, Cy)."""
+    return torch.einsum("bmn,bmnc->bmc", weights, _gather_tokens(y, idx))
 
 
 def sparse_attention(
@@ -244,22 +290,27 @@ def sparse_attention(
     rows = _rows_per_chunk(nq, b * n * width, chunk_elems)
     with _float32(q, k, v, q_prune, k_prune) as (q, k, v, q_prune, k_prune):
         warp_source = None if warp_source is None else warp_source.to(q.dtype)
+        # On CPU without autograd the links are a sparse matrix (no gathered copies);
+        # otherwise (training, GPU, grids smaller than a candidate set) they are gathered.
+        in_place = q.device.type == "cpu" and not torch.is_grad_enabled() and n <= k.shape[1]
         for s in range(0, nq, rows):
             e = min(nq, s + rows)
             idx = candidates(s, e)  # (B, m, n)
-            keys = _gather_tokens(k, idx)  # (B, m, n, C)
-            logits = torch.einsum("bmc,bmnc->bmn", q[:, s:e], keys) / temperature
-            attn = torch.softmax(logits, dim=-1)
-            if prune:
-                kept = prune_gate(torch.einsum("bmp,bmnp->bmn", q_prune[:, s:e], _gather_tokens(k_prune, idx)))
+            if in_place:
+                links = _Links(idx, k.shape[1])
+                dots, weighted_sum = links.dots, links.weighted_sum
             else:
-                kept = torch.ones_like(attn)
+                dots = functools.partial(_gathered_dots, idx=idx)
+                weighted_sum = functools.partial(_gathered_sum, idx=idx)
+            logits = dots(q[:, s:e], k) / temperature
+            attn = torch.softmax(logits, dim=-1)
+            kept = prune_gate(dots(q_prune[:, s:e], k_prune)) if prune else torch.ones_like(attn)
             pruned_attn = attn * kept
-            outputs.append(torch.einsum("bmn,bmnc->bmc", pruned_attn, _gather_tokens(v, idx)))
+            outputs.append(weighted_sum(pruned_attn, v))
             confs.append(pruned_attn.sum(-1))
             weights = warp_weights(logits, kept) if (warp_source is not None or return_matches) else None
             if warp_source is not None:
-                warps.append(torch.einsum("bmn,bmnc->bmc", weights, _gather_tokens(warp_source, idx)))
+                warps.append(weighted_sum(weights, warp_source))
             if top_k:
                 topks.append(idx.gather(-1, attn.topk(top_k, dim=-1).indices))
             if return_matches:

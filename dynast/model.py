@@ -29,6 +29,7 @@ from dynast.attention import (
     inner_scale_candidates,
     inter_scale_candidates,
 )
+from dynast.cast import cast_copy, state_version
 from dynast.config import LEVEL_STRIDES, DynaSTConfig
 from dynast.inputs import check_inputs, check_top_k
 from dynast.layers import (
@@ -39,8 +40,8 @@ from dynast.layers import (
     Upsample,
     conv3x3,
     l2_normalize,
-    memory_format_of,
     positional_norm,
+    tf32_disabled,
 )
 from dynast.output import BlockInfo, BlockRecord, DynaSTOutput, collect_output
 from dynast.persistence import load_pretrained, save_pretrained
@@ -83,27 +84,29 @@ class TransformerBlock(nn.Module):
         self.res_block = ResidualBlock(c)
 
     def _projection_precision(self, x: torch.Tensor) -> contextlib.AbstractContextManager:
-        """Autocast off for a sparse block's projections: its logits are q.k / 0.01, so bf16
-        rounding of q and k would be magnified 100x. Dense blocks keep the autocast dtype."""
-        if self.kind == "dense":
-            return contextlib.nullcontext()
+        """Autocast off for the projections: they feed the logits (q.k / 0.01 in sparse
+        blocks), the pruning gates' signs and the top-k choices that every finer level
+        inherits, so bf16 rounding there flips matches."""
         return torch.autocast(x.device.type, enabled=False)
 
     def _project(self, x: torch.Tensor, kv: torch.Tensor, pos: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """x, kv: (B, C, h, w); pos: (B, P, h, w) -> tokens q, k (B, hw, C+P), v (B, hw, C),
-        q_prune, k_prune (B, hw, prune). In the weights' dtype when autocast is off."""
-        if not torch.is_autocast_enabled(x.device.type):
-            x, kv, pos = (t.to(self.to_q.weight.dtype) for t in (x, kv, pos))
-        # Same layout as x (channels-last makes _tokens of the projections free).
-        layout = memory_format_of(x)
-        query = torch.cat([l2_normalize(x), pos], dim=1).contiguous(memory_format=layout)
-        key = torch.cat([l2_normalize(kv), pos], dim=1).contiguous(memory_format=layout)
+        q_prune, k_prune (B, hw, prune), in the projections' dtype. The 1x1 convolutions
+        run as matrix products on the tokens (free views of channels-last maps)."""
+        dtype = self.to_q.weight.dtype
+        x, kv, pos = (_tokens(t).to(dtype) for t in (x, kv, pos))
+        query = torch.cat([l2_normalize(x, dim=-1), pos], dim=-1)
+        key = torch.cat([l2_normalize(kv, dim=-1), pos], dim=-1)
+
+        def project(conv: nn.Conv2d, tokens: torch.Tensor) -> torch.Tensor:
+            return F.linear(tokens, conv.weight.flatten(1), conv.bias)
+
         return (
-            _tokens(self.to_q(query)),
-            _tokens(self.to_k(key)),
-            _tokens(self.to_v(kv)),
-            _tokens(self.prune_q(query)),
-            _tokens(self.prune_k(key)),
+            project(self.to_q, query),
+            project(self.to_k, key),
+            project(self.to_v, kv),
+            project(self.prune_q, query),
+            project(self.prune_k, key),
         )
 
     def forward(
@@ -123,12 +126,31 @@ class TransformerBlock(nn.Module):
         Returns (out (B, C, h, w), AttentionResult with top_k (B, h*w, k) when top_k > 0).
         """
         b, _, h, w = x.shape
+        with tf32_disabled():
+            result = self._attend(x, kv, pos.expand(b, -1, -1, -1), links, top_k, warp_source, return_matches)
+        attended = result.output.to(x.dtype).transpose(1, 2).reshape(b, -1, h, w)
+        conf = result.confidence.to(x.dtype).view(b, 1, h, w)
+        y = positional_norm(attended + (1 - conf) * self.spade(x, target_semantics) + x)
+        return self.res_block(y), result
+
+    def _attend(
+        self,
+        x: torch.Tensor,
+        kv: torch.Tensor,
+        pos: torch.Tensor,
+        links: torch.Tensor | None,
+        top_k: int,
+        warp_source: torch.Tensor | None,
+        return_matches: bool,
+    ) -> AttentionResult:
+        """Project and attend (TF32 off: see ``tf32_disabled``)."""
+        h, w = x.shape[-2:]
         with self._projection_precision(x):
-            args = self._project(x, kv, pos.expand(b, -1, -1, -1))
+            args = self._project(x, kv, pos)
         source = None if warp_source is None else _tokens(warp_source)
         chunk = self.kernels.chunk_for(x.device)
         if self.kind == "dense":
-            result = self.kernels.dense(
+            return self.kernels.dense(
                 *args,
                 prune=self.prune,
                 warp_source=source,
@@ -136,22 +158,17 @@ class TransformerBlock(nn.Module):
                 keep_matches=DENSE_MATCHES_KEPT if return_matches else 0,
                 chunk_elems=chunk,
             )
-        else:
-            make = inter_scale_candidates if self.kind == "inter" else inner_scale_candidates
-            result = self.kernels.sparse(
-                *args,
-                make(links, h, w),
-                temperature=self.temperature,
-                prune=self.prune,
-                warp_source=source,
-                top_k=top_k,
-                return_matches=return_matches,
-                chunk_elems=chunk,
-            )
-        attended = result.output.transpose(1, 2).reshape(b, -1, h, w)
-        conf = result.confidence.view(b, 1, h, w)
-        y = positional_norm(attended + (1 - conf) * self.spade(x, target_semantics) + x)
-        return self.res_block(y), result
+        make = inter_scale_candidates if self.kind == "inter" else inner_scale_candidates
+        return self.kernels.sparse(
+            *args,
+            make(links, h, w),
+            temperature=self.temperature,
+            prune=self.prune,
+            warp_source=source,
+            top_k=top_k,
+            return_matches=return_matches,
+            chunk_elems=chunk,
+        )
 
 
 @dataclass
@@ -266,7 +283,7 @@ class DynaST(nn.Module):
     def __init__(self, config: DynaSTConfig, *, kernels: AttentionKernels | None = None) -> None:
         super().__init__()
         self.config = cfg = config
-        kernels = kernels or AttentionKernels()
+        self.kernels = kernels = kernels or AttentionKernels()
         widths = [cfg.channels(level) for level in (1, 2, 3, 4)]
         ref_nc = 3 + cfg.ref_semantic_nc
         self.target_encoder = FeaturePyramid(cfg.semantic_nc, widths)
@@ -303,6 +320,10 @@ class DynaST(nn.Module):
         """
         check_inputs(self.config, ref_image, ref_semantics, target_semantics)
         top_k = self.config.top_k if top_k is None else check_top_k(top_k)
+        runner = self._runner(ref_image.device)
+        if runner is not self:
+            with torch.autocast(ref_image.device.type, enabled=False):
+                return runner(ref_image, ref_semantics, target_semantics, return_warps, return_matches, top_k=top_k)
         dtype = self.to_image.weight.dtype
         ref_image, ref_semantics, target_semantics = (
             None if t is None else t.to(dtype).contiguous(memory_format=torch.channels_last)
@@ -328,6 +349,18 @@ class DynaST(nn.Module):
                 records.extend(done)
             image = torch.tanh(self.to_image(state.decoded)).contiguous()
         return collect_output(image, records)
+
+    def _runner(self, device: torch.device) -> "DynaST":
+        """self; or, under autocast in eval mode with gradients off, this model's copy cast
+        once to the autocast dtype (``dynast.cast``), rebuilt when the weights change."""
+        if self.training or torch.is_grad_enabled() or not torch.is_autocast_enabled(device.type):
+            return self
+        key = (torch.get_autocast_dtype(device.type), state_version(self))
+        cached = self.__dict__.get("_cast_copy")
+        if cached is None or cached[0] != key:
+            self.__dict__["_cast_copy"] = None  # free the old copy before building the new one
+            self.__dict__["_cast_copy"] = (key, cast_copy(self, key[0]))
+        return self.__dict__["_cast_copy"][1]
 
     def position_grid(self, height: int, width: int) -> torch.Tensor:
         """The learned level-4 position embedding at (height, width): (1, 8*pos_dim, height, width).

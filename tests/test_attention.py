@@ -154,3 +154,22 @@ def test_gradients_flow_through_sparse_attention_into_the_gate_features():
     )
     (res.output.sum() + res.warp.sum()).backward()
     assert q.grad.abs().sum() > 0 and kp.grad.abs().sum() > 0
+
+
+def test_sparse_links_in_place_agree_with_gathered_candidates():
+    """Without autograd on CPU the links are a sparse matrix; with it, candidates are gathered."""
+    b, h, w, k = 2, 6, 6, 4
+    q, kk, v = _grid_tokens(b, h, w, 6, 0), _grid_tokens(b, h, w, 6, 1), _grid_tokens(b, h, w, 5, 2)
+    qp, kp = _grid_tokens(b, h, w, 3, 3), _grid_tokens(b, h, w, 3, 4)
+    src = _grid_tokens(b, h, w, 3, 5)
+    top = torch.randint(0, h * w, (b, h * w, k), generator=torch.Generator().manual_seed(6))
+    top[:, :, 1] = top[:, :, 0]  # duplicated candidates count twice in both
+    fn = inner_scale_candidates(top, h, w)
+    kwargs = dict(temperature=0.5, warp_source=src, top_k=k, return_matches=True, chunk_elems=200)
+    gathered = sparse_attention(q, kk, v, qp, kp, fn, **kwargs)
+    with torch.no_grad():
+        in_place = sparse_attention(q, kk, v, qp, kp, fn, **kwargs)
+    for field in ("output", "confidence", "warp"):
+        torch.testing.assert_close(getattr(in_place, field), getattr(gathered, field), rtol=1e-5, atol=1e-6)
+    assert torch.equal(in_place.top_k, gathered.top_k)
+    assert torch.equal(in_place.matches.kept, gathered.matches.kept)
