@@ -238,16 +238,16 @@ class DynaSTPipeline:
         step = progress or (lambda fraction, stage: None)
         timings: dict[str, float] = {}
 
-        step(0.0, "loading the model")
-        model = self.model
-        timings["load"], self.load_seconds = self.load_seconds, 0.0
-        k = int(model.config.top_k) if k is None else k
-
-        step(0.1, "computing the semantics")
+        step(0.0, "computing the semantics")  # first: bad inputs fail before any loading
         t0 = time.perf_counter()
         request = PrepareRequest(resolution=res, target_kind=target_kind, fit=bool(fit))
         prepared = self.spec.prepare(reference, target, request)
         timings["semantics"] = time.perf_counter() - t0
+
+        step(0.2, "loading the model")
+        model = self.model
+        timings["load"], self.load_seconds = self.load_seconds, 0.0
+        k = int(model.config.top_k) if k is None else k
         self._check_channels(prepared)
 
         step(0.3, "running the model")
