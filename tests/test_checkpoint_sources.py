@@ -243,6 +243,10 @@ def test_lookup_order_and_no_silent_fallback(tmp_path: Path, cache: Path,
     monkeypatch.setenv("DYNAST_STYLE_CHECKPOINT", str(tmp_path / "gone"))
     with pytest.raises(MissingCheckpoint, match="from DYNAST_STYLE_CHECKPOINT"):
         resolve_checkpoint(None, "style")
+    monkeypatch.setenv("DYNAST_CHECKPOINTS_DIR", str(tmp_path / "typo"))
+    with pytest.raises(MissingCheckpoint, match="DYNAST_CHECKPOINTS_DIR=.*typo is not a dir"):
+        resolve_checkpoint(None, "pose")
+    monkeypatch.delenv("DYNAST_CHECKPOINTS_DIR")
     (tmp_path / "file.pth").write_bytes(b"x")
     with pytest.raises(MissingCheckpoint, match="is a file"):
         resolve_checkpoint(tmp_path / "file.pth", "pose")

@@ -226,6 +226,10 @@ def resolve_checkpoint(source: str | Path | None = None, task: str | None = None
         from dynast.tasks import get_task
 
         get_task(task)  # raises UnknownTask listing the tasks
+    env_root = os.environ.get("DYNAST_CHECKPOINTS_DIR")
+    if root is None and env_root and not Path(env_root).expanduser().is_dir():
+        raise MissingCheckpoint(f"DYNAST_CHECKPOINTS_DIR={env_root} is not a directory; "
+                                "fix the path or unset it")
     roots = [Path(root)] if root is not None else search_roots()
     if text is None:
         if task is None:
