@@ -32,6 +32,7 @@ __all__ = [
 ]
 
 DEFAULT_SIZES = {"person": (256, 176), "face": (256, 256)}
+OUT_FORMATS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
 
 def add_fit_parser(sub: argparse._SubParsersAction) -> None:
@@ -58,6 +59,13 @@ def add_fit_parser(sub: argparse._SubParsersAction) -> None:
 
 def fit_command(args: argparse.Namespace) -> int:
     """Run ``fit``: write the fitted picture (and the transform); warnings on stderr."""
+    if args.out.suffix.lower() not in OUT_FORMATS:
+        print(
+            f"error: --out must end in one of {', '.join(OUT_FORMATS)} (got "
+            f"{args.out.suffix or 'no extension'}); PNG keeps the picture exact",
+            file=sys.stderr,
+        )
+        return 2
     rgb = load_image(args.from_image)
     fit = fit_person if args.what == "person" else fit_face
     size = parse_size(args.size) if args.size else DEFAULT_SIZES[args.what]

@@ -2,7 +2,8 @@
 
 Steps: MediaPipe pose with its person segmentation (model_complexity=1) finds the person
 (retried on a copy with a border of edge pixels when the person fills the frame; with several
-people, on a crop around the largest face's body, with a warning); the mask's connected parts
+people, counted as :func:`~dynast.semantics.pose_extract.extract_pose` counts them, on a crop
+around the largest, with a warning); the mask's connected parts
 that hold a visible landmark are the person; the person is scaled, placed and cut onto the
 DeepFashion background colour as DeepFashion frames bodies:
 
@@ -27,7 +28,12 @@ from dynast.semantics import _mediapipe
 from dynast.semantics.errors import NoPersonFound
 from dynast.semantics.framing_base import Framed, FramingTransform, warp_image
 from dynast.semantics.image_io import ImageSource, check_size, load_image
-from dynast.semantics.pose_extract import _largest_face_crop, landmarks_to_keypoints
+from dynast.semantics.pose_extract import (
+    _largest_face_crop,
+    _largest_person_crop,
+    landmarks_to_keypoints,
+    person_boxes,
+)
 
 __all__ = [
     "BACKGROUND", "CENTRE_X", "CLOSE_HEAD_TOP", "CLOSE_HIPS", "CLOSE_SHOULDERS",
@@ -259,14 +265,22 @@ def detect_person(image: ImageSource) -> PersonDetection:
     sh, sw = small.shape[:2]
     warnings: list[str] = []
     found = None
-    crop = _largest_face_crop(small)
-    if crop is not None:
-        region, x0, y0, faces = crop
-        found = _search(small, (x0, y0, x0 + region.shape[1], y0 + region.shape[0]))
+    # Several people (counted by their bodies and by their faces): search around the largest.
+    people = person_boxes(small)
+    crops = [_largest_person_crop(small, people)] if len(people) >= 2 else []
+    faces = _largest_face_crop(small)
+    if faces is not None:
+        crops.append(faces[:3])
+    count = max(len(people), faces[3] if faces is not None else 0)
+    if count >= 2:
         warnings.append(
-            f"{faces} people found; using the largest. Crop the photo to one person to "
+            f"{count} people found; using the largest. Crop the photo to one person to "
             "choose another."
         )
+    for region, x0, y0 in crops:
+        found = _search(small, (x0, y0, x0 + region.shape[1], y0 + region.shape[0]))
+        if found is not None:
+            break
     if found is None:
         found = _search(small, (0, 0, sw, sh))
     if found is None:
