@@ -6,6 +6,9 @@ from __future__ import annotations
 import hashlib
 import http.server
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -60,6 +63,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     files = {
         "/latest_net_G.pth": pth,
         "/again/latest_net_G.pth": pth,
+        "/procs/latest_net_G.pth": pth,
         "/cut/latest_net_G.pth": pth[: len(pth) // 2],
         "/half/latest_net_G.pth": pth[: len(pth) // 2],
         "/style/model.safetensors": (model_dir / "model.safetensors").read_bytes(),
@@ -158,6 +162,24 @@ def test_concurrent_first_uses_download_once(server: Server) -> None:
         t.join()
     assert len(results) == 3 and len(set(results)) == 1
     assert server.hits["/again/latest_net_G.pth"] == 1
+
+
+def test_concurrent_processes_download_once(server: Server, cache: Path) -> None:
+    """The file lock works across processes too; a stale partial download is cleared."""
+    url = server.url + "/procs/latest_net_G.pth"
+    remote = sources.parse_remote(url)
+    assert remote is not None
+    stale = cache / "downloads" / f"{remote.name}.killed"
+    stale.mkdir(parents=True)
+    code = ("import sys; from dynast.inference.checkpoints import resolve_checkpoint; "
+            "print(resolve_checkpoint(sys.argv[1], 'pose', progress=lambda d, t: None))")
+    env = {**os.environ, "DYNAST_CACHE": str(cache)}
+    procs = [subprocess.Popen([sys.executable, "-c", code, url], stdout=subprocess.PIPE,
+                              text=True, env=env) for _ in range(2)]
+    outs = [p.communicate(timeout=300)[0].strip() for p in procs]
+    assert all(p.returncode == 0 for p in procs) and outs[0] == outs[1] != ""
+    assert server.hits["/procs/latest_net_G.pth"] == 1
+    assert not stale.exists()
 
 
 def test_drive_alias_through_the_injected_download(cache: Path) -> None:

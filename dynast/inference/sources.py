@@ -277,6 +277,8 @@ def fetch(src: RemoteSource, *, progress: ProgressFn | None = None,
             return final  # another thread or process fetched it meanwhile
         downloads = cache_dir() / "downloads"
         downloads.mkdir(parents=True, exist_ok=True)
+        for stale in downloads.glob(f"{src.name}.*"):  # left by a killed process; we hold the lock
+            shutil.rmtree(stale, ignore_errors=True)
         close: Callable[[], None] | None = None
         if progress is None:
             progress, close = _tqdm_progress(f"checkpoint {src.text}")
