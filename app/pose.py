@@ -128,17 +128,20 @@ def build(settings: AppSettings, store: ResultStore) -> None:
                         elem_id="pose-target"))
                 with gr.Tab("Shipped pose", id="shipped pose") as tab_shipped:
                     with gr.Row():
-                        pose_name = gr.Radio(list(poses), value=first, label="Pose",
-                                             elem_id="pose-preset", scale=1)
+                        pose_name = gr.Radio([(n.replace("_", " "), n) for n in poses],
+                                             value=first, label="Pose", elem_id="pose-preset",
+                                             scale=1, min_width=220)
                         preview = gr.Image(value=pose_preview(first), show_label=False,
                                            interactive=False, height=240, format="png",
-                                           elem_id="pose-preview", scale=1,
+                                           elem_id="pose-preview", scale=1, min_width=220,
                                            buttons=[])
                 with gr.Tab("Keypoint file", id="keypoint file") as tab_file:
-                    pose_files = gr.File(
-                        label="OpenPose keypoints: one .json, or NAME_candidate.txt + "
-                              "NAME_subset.txt", file_count="multiple",
-                        file_types=[".json", ".txt"], height=190, elem_id="pose-files")
+                    gr.Markdown("An OpenPose `.json` file, or the two files "
+                                "`NAME_candidate.txt` and `NAME_subset.txt` together.",
+                                elem_classes=["dynast-note"])
+                    pose_files = gr.File(label="Keypoint files", file_count="multiple",
+                                         file_types=[".json", ".txt"], height=190,
+                                         elem_id="pose-files")
     refs = example_paths("pose", "reference")
     tgts = example_paths("pose", "target")
     rows: list[list[Any]] = [[r, t, "photo", None] for r, t in zip(refs, tgts)]

@@ -30,7 +30,8 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--no-first-run"]
 INSTALL = ("install them with: `pip install playwright` (the Python package; do not run "
            "`playwright install`) and `apt-get install -y chromium` (Debian's /usr/bin/chromium)")
-TIMEOUT_MS = 300_000
+DOCS_SHOTS = ROOT / "docs" / "screenshots"  # refreshed with DYNAST_UPDATE_SCREENSHOTS=1
+TIMEOUT_MS = int(os.environ.get("DYNAST_BROWSER_TIMEOUT_MS", "300000"))
 WIDTHS = (1280, 400)
 GALLERIES = ("warps", "confidence")
 
@@ -147,7 +148,30 @@ def _shot(page: Any, name: str) -> None:
     for close in page.locator(".toast-close").all():  # notices that cover the header
         close.click()
     page.evaluate("window.scrollTo(0, 0)")
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    if os.environ.get("DYNAST_UPDATE_SCREENSHOTS") == "1":
+        _docs_copy(path)
+
+
+def _docs_copy(path: Path, limit: int = 290_000) -> None:
+    """A small copy for the docs: desktop shots at 900 px wide, phone shots cut at 2,900 px
+    high, both quantised until they are under ``limit`` bytes."""
+    from PIL import Image
+
+    DOCS_SHOTS.mkdir(parents=True, exist_ok=True)
+    task, width = path.stem.split("_")[1:3]
+    im = Image.open(path).convert("RGB")
+    if int(width) > 640:
+        out, im = DOCS_SHOTS / f"app_{task}_desktop.png", im.resize(
+            (900, round(im.height * 900 / im.width)), Image.Resampling.LANCZOS)
+    else:
+        out, im = DOCS_SHOTS / f"app_{task}_phone.png", im.crop((0, 0, im.width, 2900))
+    for colours in (128, 64, 32, 16):
+        im.quantize(colours, method=Image.Quantize.MEDIANCUT,
+                    dither=Image.Dither.NONE).save(out, optimize=True)
+        if out.stat().st_size < limit:
+            return
 
 
 def _selected_source(page: Any, task: str) -> str:
@@ -155,13 +179,40 @@ def _selected_source(page: Any, task: str) -> str:
     return str(selected.inner_text()).lower()
 
 
+def _two_keypoint_files(page: Any, tmp_path: Path) -> None:
+    """The keypoint box shows both files of an OpenPose text pair, and its upload prompt."""
+    from dynast.semantics.openpose_io import write_openpose_txt
+    from dynast.tasks import pose_target_from_file
+
+    target, _ = pose_target_from_file(EX / "poses/a_pose.json")
+    cand, sub = tmp_path / "walker_candidate.txt", tmp_path / "walker_subset.txt"
+    write_openpose_txt(target.keypoints, cand, sub)
+    page.locator("#pose-files input[type=file]").set_input_files([str(cand), str(sub)])
+    page.wait_for_function("['walker_candidate', 'walker_subset'].every(n => "
+                           "document.querySelector('#pose-files').innerText.includes(n))",
+                           timeout=TIMEOUT_MS)
+    facts = page.evaluate("""() => {
+        const box = document.querySelector('#pose-files').getBoundingClientRect();
+        const names = [...document.querySelectorAll('#pose-files *')]
+            .filter(e => e.children.length === 0 && /walker_(candidate|subset)/.test(e.innerText))
+            .map(e => e.getBoundingClientRect());
+        return {n: names.length, inside: names.filter(r => r.bottom <= box.bottom + 1
+                                                     && r.top >= box.top - 1).length};
+    }""")
+    assert facts["n"] >= 2 and facts["inside"] == facts["n"], facts
+
+
 @pytest.mark.parametrize("width", WIDTHS)
-def test_pose_tab(browser: Any, url: str, width: int) -> None:
+def test_pose_tab(browser: Any, url: str, width: int, tmp_path: Path) -> None:
     page = _open(browser, url, width, "Pose transfer")
     # a shipped pose picked, then an example row (reference + target photo): the example's
     # source wins and the photo is what runs
+    page.get_by_role("tab", name="Keypoint file").click()
+    _two_keypoint_files(page, tmp_path)
     page.get_by_role("tab", name="Shipped pose").click()
     page.locator("#pose-preset label").nth(1).click()
+    page.wait_for_selector("#pose-preview img", timeout=TIMEOUT_MS)
+    page.locator("#pose-source-tabs").screenshot(path=str(ARTIFACTS / f"pose_shipped_{width}.png"))
     page.get_by_text("pose of the photo", exact=False).first.click()
     page.wait_for_function("document.querySelector('#pose-source-tabs [role=tab]"
                            "[aria-selected=true]').innerText === 'Photo'",
