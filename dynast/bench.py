@@ -1,6 +1,6 @@
 """Latency, peak memory and throughput of the full-size generator: ``python -m dynast.bench``.
 
-Every (size, dtype, attention) configuration runs in a fresh child process, so its peak
+Every (device, size, precision, batch, attention) configuration runs in a fresh child process, so its peak
 memory is its own: on CPU the increase of the process's peak resident set size
 (``resource.getrusage(...).ru_maxrss``) over the forward passes, on CUDA
 ``torch.cuda.max_memory_allocated``. Latency is the median of ``--repeats`` timed forward
@@ -13,14 +13,20 @@ dtype), not with a datasheet figure.
 code's way of doing sparse attention (the gathered candidates of every query at once, in
 float32), plugged in through ``DynaST(config, kernels=NAIVE_KERNELS)``.
 
+Precisions: fp32; bf16 and fp16 through ``dynast.inference.runtime.precision_context``
+(autocast: the model runs on its weights cast once; cudnn.benchmark on CUDA). CUDA runs
+first when present.
+
 Examples:
-    python -m dynast.bench --sizes 256 512 --dtypes fp32 --repeats 5 --compare-naive
-    python -m dynast.bench --sizes 256 --dtypes bf16 --repeats 3 --json
+    python -m dynast.bench --sizes 256 512 --precisions fp32 --repeats 5 --compare-naive
+    python -m dynast.bench --sizes 256 --precisions bf16 --repeats 3 --json
+    python -m dynast.bench --device cuda --sizes 256 512 1024 --precisions fp32 bf16 fp16 --batch 1 8 --json out.json
     python -m dynast.bench --plot docs/perf_latency_memory.png --sizes 128 256 512 1024
 """
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import resource
 import statistics
@@ -40,8 +46,9 @@ from dynast.attention import (
     prune_gate,
     warp_weights,
 )
+from dynast.inference import runtime
 
-DTYPES = {"fp32": None, "bf16": torch.bfloat16}
+PRECISIONS = runtime.PRECISIONS
 
 
 # --------------------------------------------------------------------------- naive reference
@@ -101,7 +108,8 @@ class Measurement:
 
     device: str
     size: int
-    dtype: str
+    dtype: str  # precision: fp32 | bf16 | fp16
+    batch: int
     attention: str  # "ours" | "naive"
     ngf: int
     latency_s: float  # median
@@ -111,14 +119,15 @@ class Measurement:
     gflops: float
     tflops_per_s: float
     threads: int
+    images_per_s: float
 
 
-def _random_inputs(size: int, semantic_nc: int, device: torch.device) -> tuple[torch.Tensor, ...]:
-    """(ref_image (1, 3, S, S), ref_semantics (1, s, S, S), target_semantics (1, s, S, S))."""
+def _random_inputs(size: int, semantic_nc: int, device: torch.device, batch: int = 1) -> tuple[torch.Tensor, ...]:
+    """(ref_image (B, 3, S, S), ref_semantics (B, s, S, S), target_semantics (B, s, S, S))."""
     g = torch.Generator().manual_seed(0)
-    ref = torch.rand(1, 3, size, size, generator=g) * 2 - 1
-    ref_sem = torch.rand(1, semantic_nc, size, size, generator=g)
-    tgt_sem = torch.rand(1, semantic_nc, size, size, generator=g)
+    ref = torch.rand(batch, 3, size, size, generator=g) * 2 - 1
+    ref_sem = torch.rand(batch, semantic_nc, size, size, generator=g)
+    tgt_sem = torch.rand(batch, semantic_nc, size, size, generator=g)
     return tuple(t.to(device) for t in (ref, ref_sem, tgt_sem))
 
 
@@ -133,7 +142,14 @@ def _peak_rss_bytes() -> int:
 
 
 def measure(
-    device: str, size: int, dtype: str, attention: str, ngf: int, repeats: int, threads: int | None = None
+    device: str,
+    size: int,
+    dtype: str,
+    attention: str,
+    ngf: int,
+    repeats: int,
+    threads: int | None = None,
+    batch: int = 1,
 ) -> Measurement:
     """Build the model (random weights, eval) and time ``repeats`` forward passes after a warm-up.
 
@@ -152,9 +168,8 @@ def measure(
     cfg = DynaSTConfig(semantic_nc=20, ref_semantic_nc=20, ngf=ngf)
     kernels = NAIVE_KERNELS if attention == "naive" else None
     model = DynaST(cfg, kernels=kernels).eval().to(dev)
-    inputs = _random_inputs(size, cfg.semantic_nc, dev)
-    autocast = torch.autocast(dev.type, dtype=DTYPES[dtype], enabled=DTYPES[dtype] is not None)
-    with torch.no_grad(), autocast:
+    inputs = _random_inputs(size, cfg.semantic_nc, dev, batch)
+    with torch.no_grad(), runtime.precision_context(dev, dtype):
         model(*_random_inputs(16, cfg.semantic_nc, dev))
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)
@@ -162,7 +177,7 @@ def measure(
     else:
         base = _peak_rss_bytes()
     times = []
-    with torch.no_grad(), autocast:
+    with torch.no_grad(), runtime.precision_context(dev, dtype):
         counter = FlopCounterMode(display=False)
         with counter:
             model(*inputs)
@@ -179,6 +194,7 @@ def measure(
         device=dev.type,
         size=size,
         dtype=dtype,
+        batch=batch,
         attention=attention,
         ngf=ngf,
         latency_s=latency,
@@ -188,16 +204,13 @@ def measure(
         gflops=flops / 1e9,
         tflops_per_s=flops / latency / 1e12,
         threads=torch.get_num_threads(),
+        images_per_s=batch / latency,
     )
 
 
-def _run_child(
-    device: str, size: int, dtype: str, attention: str, ngf: int, repeats: int, threads: int | None, timeout: float
-) -> dict:
-    """Run ``measure`` in a fresh interpreter; returns its Measurement as a dict or an error."""
-    spec = json.dumps(
-        dict(device=device, size=size, dtype=dtype, attention=attention, ngf=ngf, repeats=repeats, threads=threads)
-    )
+def _run_child(spec: dict, timeout: float) -> dict:
+    """Run ``measure(**spec)`` in a fresh interpreter; returns its Measurement as a dict or an error."""
+    spec = json.dumps(spec)
     cmd = [sys.executable, "-m", "dynast.bench", "--_child", spec]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
@@ -213,7 +226,7 @@ def _run_child(
 def gemm_tflops(device: str, dtype: str, n: int = 1024, repeats: int = 3) -> float:
     """Dense n x n matmul throughput (TFLOP/s) of ``device`` in ``dtype`` right now."""
     dev = torch.device(device)
-    torch_dtype = DTYPES[dtype] or torch.float32
+    torch_dtype = runtime.DTYPES[dtype]
     a = torch.randn(n, n, device=dev, dtype=torch_dtype)
     b = torch.randn(n, n, device=dev, dtype=torch_dtype)
     a @ b
@@ -228,11 +241,11 @@ def gemm_tflops(device: str, dtype: str, n: int = 1024, repeats: int = 3) -> flo
 # --------------------------------------------------------------------------- report
 def _format_table(rows: list[dict], peaks: dict[str, float]) -> str:
     lines = [
-        f"{'device':6} {'size':>5} {'dtype':5} {'attention':9} {'median s':>10} {'min s':>7} {'peak MB':>9} "
-        f"{'GFLOP':>8} {'TFLOP/s':>8} {'of GEMM':>8}"
+        f"{'device':6} {'size':>5} {'prec':5} {'batch':>5} {'attention':9} {'median s':>10} {'min s':>7} "
+        f"{'peak MB':>9} {'GFLOP':>8} {'TFLOP/s':>8} {'of GEMM':>8} {'img/s':>8}"
     ]
     for r in rows:
-        head = f"{r['device']:6} {r['size']:>5} {r['dtype']:5} {r['attention']:9}"
+        head = f"{r['device']:6} {r['size']:>5} {r['dtype']:5} {r.get('batch', 1):>5} {r['attention']:9}"
         if "error" in r:
             lines.append(f"{head} {r['error']}")
             continue
@@ -240,23 +253,26 @@ def _format_table(rows: list[dict], peaks: dict[str, float]) -> str:
         share = f"{r['tflops_per_s'] / peak:8.0%}" if peak else f"{'-':>8}"
         lines.append(
             f"{head} {r['latency_s']:10.3f} {r['min_latency_s']:7.3f} {r['peak_memory_bytes'] / 2**20:9.0f} "
-            f"{r['gflops']:8.1f} {r['tflops_per_s']:8.3f} {share}"
+            f"{r['gflops']:8.1f} {r['tflops_per_s']:8.3f} {share} {r.get('images_per_s', 0):8.2f}"
         )
     return "\n".join(lines)
 
 
 def _ratios(rows: list[dict]) -> list[dict]:
-    """Naive / ours latency and memory for each (device, size, dtype) measured both ways."""
-    by_key = {(r["device"], r["size"], r["dtype"], r["attention"]): r for r in rows if "error" not in r}
+    """Naive / ours latency and memory for each (device, size, dtype, batch) measured both ways."""
+    by_key = {
+        (r["device"], r["size"], r["dtype"], r.get("batch", 1), r["attention"]): r for r in rows if "error" not in r
+    }
     out = []
-    for (device, size, dtype, attention), naive in by_key.items():
-        ours = by_key.get((device, size, dtype, "ours"))
+    for (device, size, dtype, batch, attention), naive in by_key.items():
+        ours = by_key.get((device, size, dtype, batch, "ours"))
         if attention == "naive" and ours:
             out.append(
                 dict(
                     device=device,
                     size=size,
                     dtype=dtype,
+                    batch=batch,
                     latency_ratio=naive["latency_s"] / ours["latency_s"],
                     memory_ratio=naive["peak_memory_bytes"] / max(1, ours["peak_memory_bytes"]),
                 )
@@ -301,7 +317,7 @@ def _rereport(paths: list[str], plot_path: str | None) -> int:
     peaks = {key: value for report in reports for key, value in report["gemm_tflops"].items()}
     print(_format_table(rows, peaks))
     for r in _ratios(rows):
-        print(f"naive/ours {r['device']} {r['size']} {r['dtype']}: latency x{r['latency_ratio']:.2f}, memory x{r['memory_ratio']:.2f}")
+        print(f"naive/ours {r['device']} {r['size']} {r['dtype']} batch {r.get('batch', 1)}: latency x{r['latency_ratio']:.2f}, memory x{r['memory_ratio']:.2f}")
     if plot_path:
         plot(rows, plot_path)
     return 0
@@ -311,11 +327,15 @@ def _rereport(paths: list[str], plot_path: str | None) -> int:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m dynast.bench", description=__doc__.split("\n\n")[0])
     p.add_argument("--sizes", type=int, nargs="+", default=[256, 512, 1024], help="square input sizes (multiples of 8)")
-    p.add_argument("--dtypes", nargs="+", choices=sorted(DTYPES), default=["fp32", "bf16"], help="fp32, or bf16 autocast")
-    p.add_argument("--devices", nargs="+", default=None, help="default: cpu, and cuda when present")
+    p.add_argument("--precisions", "--dtypes", dest="precisions", nargs="+", choices=PRECISIONS,
+                   default=["fp32", "bf16"], help="fp32; bf16/fp16: autocast on weights cast once")
+    p.add_argument("--device", "--devices", dest="devices", nargs="+", default=None,
+                   help="default: cuda (when present), then cpu")
+    p.add_argument("--batch", type=int, nargs="+", default=[1], help="batch sizes")
     p.add_argument("--repeats", type=int, default=5, help="timed passes after one warm-up (median reported)")
     p.add_argument("--compare-naive", action="store_true", help="also run the released code's sparse attention")
-    p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    p.add_argument("--json", nargs="?", const="-", metavar="PATH",
+                   help="print one JSON object instead of the table (or write it to PATH)")
     p.add_argument("--plot", metavar="PNG", help="write latency/memory against resolution to this file")
     p.add_argument("--from-json", nargs="+", metavar="JSON", help="re-report (table, plot) earlier --json outputs, run nothing")
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's)")
@@ -332,18 +352,19 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.from_json:
         return _rereport(args.from_json, args.plot)
-    devices = args.devices or ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    devices = args.devices or (["cuda"] if torch.cuda.is_available() else []) + ["cpu"]
     attentions = ["ours", "naive"] if args.compare_naive else ["ours"]
     if args.threads:
         torch.set_num_threads(args.threads)
-    peaks = {f"{d}/{t}": gemm_tflops(d, t) for d in devices for t in args.dtypes}
+    peaks = {f"{d}/{t}": gemm_tflops(d, t) for d in devices for t in args.precisions}
     rows = []
-    for device in devices:
-        for size in args.sizes:
-            for dtype in args.dtypes:
-                for attention in attentions:
-                    rows.append(_run_child(device, size, dtype, attention, args.ngf, args.repeats, args.threads, args.timeout))
-                    print(_format_table(rows[-1:], {}).splitlines()[-1], file=sys.stderr, flush=True)  # progress
+    for device, size, dtype, batch, attention in itertools.product(
+        devices, args.sizes, args.precisions, args.batch, attentions
+    ):
+        spec = dict(device=device, size=size, dtype=dtype, attention=attention, ngf=args.ngf,
+                    repeats=args.repeats, threads=args.threads, batch=batch)
+        rows.append(_run_child(spec, args.timeout))
+        print(_format_table(rows[-1:], {}).splitlines()[-1], file=sys.stderr, flush=True)  # progress
     report = dict(
         torch=torch.__version__,
         threads=torch.get_num_threads(),
@@ -354,13 +375,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.plot:
         plot(rows, args.plot)
-    if args.json:
+    if args.json == "-":
         print(json.dumps(report, indent=2))
     else:
+        if args.json:
+            Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
         print(_format_table(rows, peaks))
         print(f"GEMM TFLOP/s measured now: {peaks}; torch {torch.__version__}, {report['threads']} threads, {report['cpu_capability']}")
         for r in report["naive_over_ours"]:
-            print(f"naive/ours {r['device']} {r['size']} {r['dtype']}: latency x{r['latency_ratio']:.2f}, memory x{r['memory_ratio']:.2f}")
+            print(f"naive/ours {r['device']} {r['size']} {r['dtype']} batch {r.get('batch', 1)}: latency x{r['latency_ratio']:.2f}, memory x{r['memory_ratio']:.2f}")
     return 0
 
 
