@@ -80,6 +80,19 @@ def build_parser() -> argparse.ArgumentParser:
         default="fp32",
         help="storage precision (fp16 halves the file)",
     )
+    tg = sub.add_parser(
+        "targets",
+        help="the issue's held-out targets of a face or style checkpoint (train/targets.py)",
+    )
+    tg.add_argument("--task", required=True, choices=["face", "style"])
+    tg.add_argument("--checkpoint", required=True, help="a save_pretrained directory")
+    tg.add_argument("--heldout", nargs="*", default=[], help="face: held-out photo folders")
+    tg.add_argument("--content", default="", help="style: held-out content folder")
+    tg.add_argument("--style", default="", help="style: held-out style folder")
+    tg.add_argument("--size", type=int, default=256)
+    tg.add_argument("--max-images", type=int, default=0)
+    tg.add_argument("--out", default="targets.json", help="JSON; a .md table is written beside")
+    tg.add_argument("--samples", default="", help="write a JPEG of held-out examples here")
     return parser
 
 
@@ -112,6 +125,14 @@ def _run(args: argparse.Namespace) -> int:
 
         export(args.checkpoint, args.out, args.dtype)
         print(f"wrote {args.out}")
+        return 0
+    if args.command == "targets":
+        from train.targets import TargetsRequest, run_targets
+
+        fields = ("task", "checkpoint", "heldout", "content", "style", "size", "out", "samples")
+        values = {k: getattr(args, k) for k in fields}
+        request = TargetsRequest(max_images=args.max_images, **values)
+        print(json.dumps(run_targets(request)["summary"], indent=2))
         return 0
     from train.evaluation.run import EvalRequest, evaluate
 

@@ -21,6 +21,8 @@ class ModelConfig:
 
     ngf: int = 64
     extra: dict[str, Any] = field(default_factory=dict)  # any other DynaSTConfig field
+    # a save_pretrained directory whose weights (and architecture) start the run; ngf must match
+    init: str = ""
 
 
 @dataclass
@@ -83,6 +85,10 @@ class ScheduleConfig:
     decay_epochs: int = 20
     batch_size: int = 8  # per process
     max_steps: int = 0
+    # matching first: the first N steps train encoders + attention on the matching loss alone
+    # (no discriminator, GAN or VGG terms; supervised tasks only)
+    matching_only_steps: int = 0
+    gate_open_steps: int = 0  # the first N steps keep every link (pruning gate held open)
 
 
 @dataclass

@@ -37,6 +37,13 @@ from train.distributed import (
 from train.losses.discriminator import MultiscaleDiscriminator
 from train.losses.vgg import VGG19Features, default_cache_dir
 from train.monitor import MetricWindow, Monitor, image_grid
+from train.phases import (
+    check_schedule,
+    initial_generator,
+    matching_phase,
+    matching_terms,
+    set_gate,
+)
 from train.tasks import get_task
 
 CHECKPOINT_NAME = "checkpoints/latest.pt"
@@ -78,8 +85,9 @@ def _to_device(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
 class Trainer:
     """Builds data, models, losses and optimisers from a TrainConfig; ``fit()`` runs to the end."""
 
-    def __init__(self, cfg: TrainConfig, resume: bool = False) -> None:
-        from dynast import DynaST, DynaSTConfig
+    def __init__(self, cfg: TrainConfig, resume: bool = False, dataset: Any = None) -> None:
+        """``dataset``: use this one instead of building the task's (throughput runs)."""
+        from dynast import DynaSTConfig
 
         self.cfg = cfg
         self.task = get_task(cfg.task)
@@ -91,7 +99,8 @@ class Trainer:
         cache = (
             Path(cfg.data.cache_dir) if cfg.data.cache_dir else default_cache_dir() / "semantics"
         )
-        self.dataset = self.task.build_dataset(cfg.data, cache)
+        check_schedule(cfg, self.task.supervised)
+        self.dataset = dataset if dataset is not None else self.task.build_dataset(cfg.data, cache)
         dev, size = self.info.device, cfg.data.size
         model_cfg = DynaSTConfig(
             semantic_nc=self.dataset.semantic_nc,
@@ -100,7 +109,8 @@ class Trainer:
             train_size=(size, size),
             **cfg.model.extra,
         )
-        self.generator = DynaST(model_cfg).to(dev)
+        self.generator = initial_generator(cfg, model_cfg).to(dev)
+        model_cfg = self.generator.config
         sync_batchnorm(self.generator, self.info)
         if dev.type == "cuda":
             torch.backends.cudnn.benchmark = True  # one input size for the whole run
@@ -224,6 +234,8 @@ class Trainer:
         on some rank; nothing stepped)."""
         precision, dev = self.cfg.run.precision, self.info.device
         supervised_warps = self.task.supervised and self.cfg.loss.matching > 0
+        matching_only = matching_phase(self.cfg, self.step)
+        set_gate(self.generator, self.step, self.cfg)
         d_module = self.discriminator
         if d_module is not None:
             d_module.requires_grad_(False)
@@ -234,14 +246,17 @@ class Trainer:
                 batch["target_semantics"],
                 return_warps=supervised_warps or want_warps,
             )
-            g_terms = self.objective.generator(out, batch, d_module)
+            if matching_only:
+                g_terms = matching_terms(out.warps, batch["target"], self.cfg.loss.matching)
+            else:
+                g_terms = self.objective.generator(out, batch, d_module)
         self.opt_g.zero_grad(set_to_none=True)
         self.scaler.scale(g_terms.total).backward()  # always: keeps DDP ranks in step even on NaN
         self.scaler.unscale_(self.opt_g)
         values = {f"g/{k}": v.detach() for k, v in g_terms.parts.items()}
         values["g/total"] = g_terms.total.detach()
         flags = [_finite(g_terms.total, list(self.generator.parameters()))]
-        if self.discriminator is not None:
+        if self.discriminator is not None and not matching_only:
             for p in self.d_params:
                 p.requires_grad_(True)
             with autocast_context(precision, dev):  # D sees the output made before G steps
@@ -255,7 +270,7 @@ class Trainer:
         ok = g_ok and all(d_ok)
         if g_ok:
             self.scaler.step(self.opt_g)
-        if self.opt_d is not None and ok:
+        if self.opt_d is not None and ok and not matching_only:
             self.scaler.step(self.opt_d)
         self.scaler.update()
         if not ok:

@@ -1,0 +1,88 @@
+"""The held-out target metrics of ``python -m train targets``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from dynast import DynaST, DynaSTConfig
+from train.cli import main
+from train.targets import (
+    colour_ratio,
+    face_exemplar_grid,
+    psnr,
+    rgb_swd,
+    sobel_correlation,
+)
+
+ASSETS = Path(__file__).resolve().parents[1] / "tests" / "assets" / "train"
+
+
+def image(seed: int, size: int = 32) -> torch.Tensor:
+    return torch.rand(3, size, size, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+
+
+def test_swd_is_zero_for_the_same_pixels_and_grows_with_a_colour_shift() -> None:
+    a = image(0)
+    assert rgb_swd(a, a) == 0.0
+    shifted = (a + 0.4).clamp(-1, 1)
+    assert rgb_swd(a, shifted) > rgb_swd(a, (a + 0.1).clamp(-1, 1)) > 0
+
+
+def test_sobel_correlation_is_one_for_itself_and_low_for_unrelated_images() -> None:
+    a, b = image(0), image(1)
+    assert sobel_correlation(a, a) == pytest.approx(1.0, abs=1e-5)
+    assert sobel_correlation(a, a * 0.5) == pytest.approx(1.0, abs=1e-5)  # scale-free
+    assert abs(sobel_correlation(a, b)) < 0.2
+
+
+def test_colour_ratio_measures_how_far_the_output_follows_the_exemplar() -> None:
+    ex = torch.zeros(3, 8, 8)
+    warm = ex.clone()
+    warm[0] += 0.2
+    assert colour_ratio(warm, ex, warm, ex) == pytest.approx(1.0)  # output moved as far
+    half = ex.clone()
+    half[0] += 0.1
+    assert colour_ratio(half, ex, warm, ex) == pytest.approx(0.5)
+    assert colour_ratio(ex, ex, warm, ex) == pytest.approx(0.0)  # output ignored the tint
+
+
+def test_exemplar_grid_is_deterministic_and_a_mild_warp() -> None:
+    g = face_exemplar_grid(3, 32)
+    assert torch.equal(g, face_exemplar_grid(3, 32)) and not torch.equal(
+        g, face_exemplar_grid(4, 32)
+    )
+    identity = face_exemplar_grid(0, 32) * 0 + torch.nn.functional.affine_grid(
+        torch.tensor([[[1.0, 0, 0], [0, 1.0, 0]]]), [1, 1, 32, 32], align_corners=False
+    )
+    moved = (g - identity).abs().max()
+    assert 0.02 < moved < 0.4
+    a = image(0)
+    assert psnr(a, a) > 100
+
+
+def test_style_targets_command_writes_json_and_samples(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = DynaST(DynaSTConfig(semantic_nc=3, ref_semantic_nc=0, ngf=4, train_size=(32, 32)))
+    model.save_pretrained(tmp_path / "ckpt")
+    out = tmp_path / "t.json"
+    code = main(
+        [
+            "targets",
+            "--task=style",
+            f"--checkpoint={tmp_path / 'ckpt'}",
+            f"--content={ASSETS / 'style' / 'content'}",
+            f"--style={ASSETS / 'style' / 'style'}",
+            "--size=32",
+            f"--out={out}",
+            f"--samples={tmp_path / 's.jpg'}",
+        ]
+    )
+    assert code == 0
+    results = json.loads(out.read_text())
+    assert results["summary"]["pairs"] == 9 and len(results["pairs"]) == 9
+    assert results["summary"]["swd_content_style"] > 0
+    assert (tmp_path / "s.jpg").stat().st_size > 0 and out.with_suffix(".md").exists()
