@@ -333,8 +333,6 @@ def person_transform(
             "the feet are not visible: framed as a DeepFashion close-up (head to thighs); a "
             "full-body photo works best"
         )
-    if top < 1.5:
-        warnings.append("the head touches the top of the photo; it may be cut off")
     if scale * (right - left) > 0.98 * width:
         scale = 0.98 * width / (right - left)
         warnings.append("the person is wider than the training frame; scaled down to fit")
