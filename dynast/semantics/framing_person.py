@@ -1,11 +1,8 @@
 """Fit a photo of a person to DeepFashion's frame: one person, centred, on near-white.
 
-Steps: MediaPipe pose with its person segmentation (model_complexity=1) finds the person
-(retried on a copy with a border of edge pixels when the person fills the frame; with several
-people, counted as :func:`~dynast.semantics.pose_extract.extract_pose` counts them, on a crop
-around the largest, with a warning); the mask's connected parts
-that hold a visible landmark are the person; the person is scaled, placed and cut onto the
-DeepFashion background colour as DeepFashion frames bodies:
+Steps: :func:`~dynast.semantics.framing_detect.detect_person` finds the person (MediaPipe
+pose and its segmentation mask; the largest of several, with a warning); the person is
+scaled, placed and cut onto the DeepFashion background colour as DeepFashion frames bodies:
 
 * full body (both ankles visible): the head top (the mask's top above the head) and the
   feet (the mask's bottom) at :data:`FULL_HEAD_TOP` and :data:`FULL_FEET` of the frame
@@ -19,29 +16,26 @@ and the background fills the sides, as in the release's padded pictures.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import cv2
 import numpy as np
 
-from dynast.semantics import _mediapipe
-from dynast.semantics.errors import NoPersonFound
 from dynast.semantics.framing_base import Framed, FramingTransform, warp_image
-from dynast.semantics.image_io import ImageSource, check_size, load_image
-from dynast.semantics.pose_extract import (
-    _largest_face_crop,
-    _largest_person_crop,
-    landmarks_to_keypoints,
-    person_boxes,
+from dynast.semantics.framing_detect import (
+    ANKLES,
+    HIPS,
+    SHOULDERS,
+    PersonDetection,
+    detect_person,
 )
+from dynast.semantics.image_io import ImageSource, check_size, load_image
+from dynast.semantics.pose_extract import landmarks_to_keypoints
 
 __all__ = [
     "BACKGROUND", "CENTRE_X", "CLOSE_HEAD_TOP", "CLOSE_HIPS", "CLOSE_SHOULDERS",
     "FULL_FEET", "FULL_HEAD_TOP", "FRAME_ASPECT", "PersonDetection", "detect_person",
-    "fit_person",
+    "fit_person", "person_transform",
 ]
 
-# DeepFashion framing, measured by scripts/measure_framing.py (detect_person below, on the
+# DeepFashion framing, measured by scripts/measure_framing.py (detect_person, on the
 # DeepFashion photos of the shared sample set: 23 full-body In-shop pictures, their 176-wide
 # content resized to 256 x 176, and 3 high-resolution close-ups). Fractions of the frame
 # height (vertical) and width (horizontal), pixel edges: 0 = top/left edge, 1 = bottom/right.
@@ -54,260 +48,6 @@ CLOSE_SHOULDERS = 0.296  # close-ups: mean height of the shoulder midpoint (0.26
 BACKGROUND = (240, 241, 242)  # median RGB of the full-body photos' background
 FRAME_ASPECT = 176 / 256  # width / height of DeepFashion's frame
 
-MAX_SIDE = 1024
-WINDOW_MIN_LANDMARKS = 20  # of 33: a person found in a window must be this complete
-MASK_THRESHOLD = 0.5
-_ANKLES = (27, 28)
-_SHOULDERS = (11, 12)
-_HIPS = (23, 24)
-_HEAD_LANDMARKS = 11  # MediaPipe pose 0-10: nose, eyes, ears, mouth
-
-
-@dataclass(frozen=True, eq=False)
-class PersonDetection:
-    """One person in a photo, in pixels of that photo (pixel centres at integers).
-
-    ``mask``: (H, W) float32 in [0, 1], the person only. ``landmarks``: (33, 3) MediaPipe pose
-    (x, y, visibility). ``box``: (left, top, right, bottom) pixel edges of ``mask > 0.5``.
-    """
-
-    mask: np.ndarray
-    landmarks: np.ndarray
-    box: tuple[float, float, float, float]
-    warnings: tuple[str, ...]
-
-    def visible(self, ids: tuple[int, ...], threshold: float = 0.5) -> bool:
-        """True when all the landmarks ``ids`` are visible and inside the photo."""
-        h, w = self.mask.shape
-        lm = self.landmarks[list(ids)]
-        inside = (lm[:, 0] >= 0) & (lm[:, 0] <= w - 1) & (lm[:, 1] >= 0) & (lm[:, 1] <= h - 1)
-        return bool(np.all((lm[:, 2] >= threshold) & inside))
-
-    def level(self, ids: tuple[int, ...]) -> float:
-        """Mean y of the landmarks ``ids``."""
-        return float(self.landmarks[list(ids), 1].mean())
-
-    @property
-    def head_top(self) -> float:
-        """Pixel edge of the top of the head: the highest mask pixel in the columns of the
-        head's landmarks (widened by half the head's width: hair), so that a raised hand does
-        not count; the box's top when the head is not in the photo."""
-        head = self.landmarks[:_HEAD_LANDMARKS, 0]
-        pad = 0.5 * (head.max() - head.min()) + 2
-        c0 = int(max(0, np.floor(head.min() - pad)))
-        c1 = int(min(self.mask.shape[1], np.ceil(head.max() + pad) + 1))
-        rows = np.nonzero((self.mask[:, c0:c1] > MASK_THRESHOLD).any(axis=1))[0]
-        return float(rows[0]) - 0.5 if c1 > c0 and rows.size else self.box[1]
-
-    @property
-    def centre_x(self) -> float:
-        """Horizontal centre of the body: the midpoint of shoulders and hips (of the shoulders
-        when the hips are not visible), else of the box."""
-        for ids in (_SHOULDERS + _HIPS, _SHOULDERS):
-            if self.visible(ids):
-                return float(self.landmarks[list(ids), 0].mean())
-        return (self.box[0] + self.box[2]) / 2
-
-
-def _person_component(mask: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-    """(H, W) bool: the parts of ``mask > 0.5`` that hold a visible landmark (else the largest)."""
-    count, labels = cv2.connectedComponents((mask > MASK_THRESHOLD).astype(np.uint8), 8)
-    if count <= 1:
-        return np.zeros(mask.shape, bool)
-    h, w = mask.shape
-    keep = set()
-    for x, y, vis in landmarks:
-        xi, yi = int(round(x)), int(round(y))
-        if vis >= 0.5 and 0 <= xi < w and 0 <= yi < h and labels[yi, xi] > 0:
-            keep.add(int(labels[yi, xi]))
-    if not keep:
-        sizes = np.bincount(labels.ravel())[1:]
-        keep = {int(np.argmax(sizes)) + 1}
-    return np.isin(labels, sorted(keep))
-
-
-def _torso(landmarks: np.ndarray) -> int:
-    return int((landmarks[list(_SHOULDERS + _HIPS), 2] >= 0.5).sum())
-
-
-def _pose_mask(
-    rgb: np.ndarray, box: tuple[int, int, int, int], pads: tuple[float, ...] = (0.0,)
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """Pose with mask in ``rgb[y0:y1, x0:x1]`` (``box`` = x0, y0, x1, y1), mapped back to
-    ``rgb``'s pixels (mask (H, W)); each of ``pads`` (fractions of the side) adds a border of
-    edge pixels, for people who fill the region. The try with the most torso joints wins."""
-    x0, y0, x1, y1 = box
-    region = rgb[y0:y1, x0:x1]
-    best = None
-    for pad_frac in pads:
-        pad = round(pad_frac * max(region.shape[:2]))
-        img = cv2.copyMakeBorder(region, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
-        found = _mediapipe.run_pose_with_mask(img)
-        if found is None:
-            continue
-        landmarks, mask = found
-        landmarks[:, :2] += (x0 - pad, y0 - pad)
-        if best is None or _torso(landmarks) > _torso(best[0]):
-            full = np.zeros(rgb.shape[:2], np.float32)
-            full[y0:y1, x0:x1] = mask[pad:pad + y1 - y0, pad:pad + x1 - x0]
-            best = (landmarks, full)
-        if _torso(landmarks) == 4:
-            break
-    return best
-
-
-def _search(
-    rgb: np.ndarray, box: tuple[int, int, int, int]
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """The person in ``box``: the whole region first, then overlapping windows of 1/2 and 1/3
-    of its size (MediaPipe misses people much smaller than the picture)."""
-    found = _pose_mask(rgb, box, (0.0, 0.25))
-    if found is not None and _torso(found[0]) == 4:
-        return found
-    best = None if found is None else (_rank(found, box), found)
-    x0, y0, x1, y1 = box
-    for parts in (2, 3):
-        wh, ww = (y1 - y0) / parts, (x1 - x0) / parts
-        for i in range(2 * parts - 1):
-            for j in range(2 * parts - 1):
-                top, left = y0 + round(i * wh / 2), x0 + round(j * ww / 2)
-                window = (left, top, left + round(ww), top + round(wh))
-                seen = _pose_mask(rgb, window)
-                if seen is None or not _plausible(seen, window, y1 - y0):
-                    continue
-                if best is None or _rank(seen, window) > best[0]:
-                    best = (_rank(seen, window), seen)
-        if best is not None and _torso(best[1][0]) == 4:
-            break
-    return None if best is None else best[1]
-
-
-def _cut(mask: np.ndarray, box: tuple[int, int, int, int]) -> bool:
-    """True when the person's mask touches an edge of ``box`` that is not the photo's edge."""
-    x0, y0, x1, y1 = box
-    h, w = mask.shape
-    person = mask[y0:y1, x0:x1] > MASK_THRESHOLD
-    return bool(
-        (y0 > 0 and person[0].any()) or (y1 < h and person[-1].any())
-        or (x0 > 0 and person[:, 0].any()) or (x1 < w and person[:, -1].any())
-    )
-
-
-def _plausible(
-    found: tuple[np.ndarray, np.ndarray], box: tuple[int, int, int, int], height: int
-) -> bool:
-    """A person found in the window ``box``, not clutter MediaPipe took for one: most
-    landmarks and the whole torso clearly visible, those inside the window on the mask, and
-    the mask at least 1/5 of ``height`` tall."""
-    landmarks, mask = found
-    visible = landmarks[:, 2] >= 0.5
-    if visible.sum() < WINDOW_MIN_LANDMARKS or landmarks[list(_SHOULDERS + _HIPS), 2].min() < 0.8:
-        return False
-    x0, y0, x1, y1 = box
-    xy = np.round(landmarks[visible, :2]).astype(int)
-    inside = (xy[:, 0] >= x0) & (xy[:, 0] < x1) & (xy[:, 1] >= y0) & (xy[:, 1] < y1)
-    person = mask > MASK_THRESHOLD
-    if inside.sum() < WINDOW_MIN_LANDMARKS // 2:
-        return False
-    if person[xy[inside, 1], xy[inside, 0]].mean() < 0.8:
-        return False
-    rows = np.nonzero(person.any(axis=1))[0]
-    return rows.size > 0 and rows[-1] - rows[0] >= 0.2 * height
-
-
-def _rank(
-    found: tuple[np.ndarray, np.ndarray], box: tuple[int, int, int, int]
-) -> tuple[int, bool, float]:
-    """Better detections first: whole torso, not cut by the window, larger mask."""
-    return _torso(found[0]), not _cut(found[1], box), float((found[1] > MASK_THRESHOLD).sum())
-
-
-def _refine(
-    rgb: np.ndarray, found: tuple[np.ndarray, np.ndarray]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Run again on a crop around the person found, with a margin (the whole person in view,
-    at a better resolution), widened once if the person still touches the crop's edge; keeps
-    the first result if the second is worse."""
-    h, w = rgb.shape[:2]
-    for margin_frac in (0.2, 0.5):
-        landmarks, mask = found
-        ys, xs = np.nonzero(mask > MASK_THRESHOLD)
-        vis = landmarks[landmarks[:, 2] >= 0.5, :2]
-        if ys.size == 0:
-            return found
-        lo = np.minimum([xs.min(), ys.min()], vis.min(axis=0) if len(vis) else np.inf)
-        hi = np.maximum([xs.max(), ys.max()], vis.max(axis=0) if len(vis) else -np.inf)
-        margin = margin_frac * (hi - lo).max()
-        box = (
-            int(max(0, lo[0] - margin)), int(max(0, lo[1] - margin)),
-            int(min(w, hi[0] + margin + 1)), int(min(h, hi[1] + margin + 1)),
-        )
-        again = _pose_mask(rgb, box, (0.0, 0.25))
-        if again is None or _torso(again[0]) < _torso(landmarks):
-            return found
-        found = again
-        if not _cut(found[1], box):
-            break
-    return found
-
-
-def detect_person(image: ImageSource) -> PersonDetection:
-    """Find the (largest) person in a photo: mask, landmarks and box in its pixels.
-
-    Raises :class:`NoPersonFound` when nobody (or too little of anybody) is seen.
-    """
-    rgb = load_image(image)
-    h, w = rgb.shape[:2]
-    factor = min(1.0, MAX_SIDE / max(h, w))
-    small = rgb if factor == 1.0 else cv2.resize(
-        rgb, (round(w * factor), round(h * factor)), interpolation=cv2.INTER_AREA
-    )
-    sh, sw = small.shape[:2]
-    warnings: list[str] = []
-    found = None
-    # Several people (counted by their bodies and by their faces): search around the largest.
-    people = person_boxes(small)
-    crops = [_largest_person_crop(small, people)] if len(people) >= 2 else []
-    faces = _largest_face_crop(small)
-    if faces is not None:
-        crops.append(faces[:3])
-    count = max(len(people), faces[3] if faces is not None else 0)
-    if count >= 2:
-        warnings.append(
-            f"{count} people found; using the largest. Crop the photo to one person to "
-            "choose another."
-        )
-    for region, x0, y0 in crops:
-        found = _search(small, (x0, y0, x0 + region.shape[1], y0 + region.shape[0]))
-        if found is not None:
-            break
-    if found is None:
-        found = _search(small, (0, 0, sw, sh))
-    if found is None:
-        raise NoPersonFound(
-            "no person found in the image; use a photo that shows one person's head and body, "
-            "standing out from the background (full-body works best)"
-        )
-    landmarks, mask_small = _refine(small, found)
-    person = _person_component(mask_small, landmarks)
-    if person.sum() < 0.002 * sh * sw or person.sum() < 64:
-        raise NoPersonFound(
-            "the person found is too small or not separable from the background; use a photo "
-            "where the person is larger and stands out from the background"
-        )
-    soft = mask_small * cv2.dilate(person.astype(np.uint8), np.ones((5, 5), np.uint8))
-    # Back to the photo's pixels.
-    fx, fy = sw / w, sh / h
-    landmarks[:, 0] = (landmarks[:, 0] + 0.5) / fx - 0.5
-    landmarks[:, 1] = (landmarks[:, 1] + 0.5) / fy - 0.5
-    if factor != 1.0:
-        soft = cv2.resize(soft, (w, h), interpolation=cv2.INTER_LINEAR)
-    ys, xs = np.nonzero(soft > MASK_THRESHOLD)
-    if ys.size == 0:
-        raise NoPersonFound("no person found in the image; use a clearer photo of one person")
-    box = (xs.min() - 0.5, ys.min() - 0.5, xs.max() + 0.5, ys.max() + 0.5)
-    return PersonDetection(soft.astype(np.float32), landmarks, box, tuple(warnings))
-
 
 def person_transform(
     det: PersonDetection, size: tuple[int, int]
@@ -318,15 +58,15 @@ def person_transform(
     left, _, right, bottom = det.box
     top = det.head_top
     warnings: list[str] = []
-    if det.visible(_ANKLES):
+    if det.visible(ANKLES):
         scale = (FULL_FEET - FULL_HEAD_TOP) * height / (bottom - top)
         head = FULL_HEAD_TOP
     else:
         head = CLOSE_HEAD_TOP
-        if det.visible(_HIPS):
-            scale = (CLOSE_HIPS - CLOSE_HEAD_TOP) * height / (det.level(_HIPS) - top)
-        elif det.visible(_SHOULDERS):
-            scale = (CLOSE_SHOULDERS - CLOSE_HEAD_TOP) * height / (det.level(_SHOULDERS) - top)
+        if det.visible(HIPS):
+            scale = (CLOSE_HIPS - CLOSE_HEAD_TOP) * height / (det.level(HIPS) - top)
+        elif det.visible(SHOULDERS):
+            scale = (CLOSE_SHOULDERS - CLOSE_HEAD_TOP) * height / (det.level(SHOULDERS) - top)
         else:
             scale = height / (bottom - top)
         warnings.append(
