@@ -93,7 +93,8 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             except TypeError:
                 request = None
             _remember(request, title, message)
-            raise gr.Error(message, title=title, print_exception=False) from None
+            # the toast shows "Error" whatever the title (Gradio 6.31): the title leads the text
+            raise gr.Error(f"{title}: {message}", title=title, print_exception=False) from None
 
     return wrapper
 
@@ -102,7 +103,8 @@ def failure_status(request: gr.Request) -> str:
     """The last error of this browser session as a status line (for ``.failure()``)."""
     with _LAST_LOCK:
         title, message = _LAST.pop(getattr(request, "session_hash", "") or "",
-                                   ("Failed", "The request failed; see the message above."))
+                                   ("Cannot read the input", "An upload could not be read; "
+                                    "the notice in the corner of the page says which."))
     return status_markdown(error=(title, message))
 
 
@@ -148,8 +150,8 @@ def guard_upload(component: Any, label: str | None = None) -> Any:
                 msg = (f"the uploaded file cannot be read as an image "
                        f"({type(exc).__name__}); upload a PNG, JPEG or WebP file.")
             LOG.info("%s: refused upload: %s", what, type(exc).__name__)
-            raise gr.Error(f"{what}: {msg}", title="Cannot read the image",
-                           print_exception=False) from None
+            raise gr.Error(f"Cannot read the image: {what}: {msg}",
+                           title="Cannot read the image", print_exception=False) from None
 
     component.preprocess = preprocess
     return component

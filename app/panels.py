@@ -141,7 +141,7 @@ class Outputs:
 def _picture(label: str, elem_id: str, visible: bool = True) -> gr.Image:
     """One output picture (PNG, downloadable; a row of them stacks on narrow screens)."""
     return gr.Image(label=label, type="filepath", format="png", interactive=False, height=360,
-                    min_width=300, elem_id=elem_id, visible=visible,
+                    min_width=240, elem_id=elem_id, visible=visible,
                     buttons=["download", "fullscreen"])
 
 
