@@ -18,6 +18,8 @@ import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
+
+from app import AppSettings, build_app, launch
 from test_pipeline import (  # tests/ is on sys.path (rootdir-less tests)
     CONTENT,
     EX,
@@ -29,8 +31,6 @@ from test_pipeline import (  # tests/ is on sys.path (rootdir-less tests)
     STYLE,
     make_tiny_checkpoints,
 )
-
-from app import AppSettings, build_app, launch
 
 SKETCH = EX / "face/sketch/2_ddnm_00234_lines.png"
 NAME = re.compile(r"^dynast_(pose|face|style)_\d{8}-\d{6}(_[a-z_0-9]+)?\.png$")

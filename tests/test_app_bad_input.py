@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
+
 from test_app import ckpt_root, client, server  # noqa: F401 - the live server fixtures
 from test_pipeline import CONTENT, EX, FACE_REF, POSE_REF, POSE_TGT, RES, STYLE
 

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 from gradio_client import Client, handle_file
-from test_pipeline import POSE_REF, POSE_TGT, RES, make_tiny_checkpoints
 
 from app import AppSettings, build_app, launch
 from app.fetch import AUTHORS_POSE, RemoteCheckpoint
+from test_pipeline import POSE_REF, POSE_TGT, RES, make_tiny_checkpoints
 
 FIXTURE = Path(__file__).parent / "fixtures/official_parity/deepfashion_ngf8_64_G.pth"
 
