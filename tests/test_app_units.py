@@ -146,3 +146,13 @@ def test_scrub_removes_server_paths() -> None:
     msg = scrub("The target photo /tmp/gradio/0a1b2c/selfie.png is truncated")
     assert msg == "The target photo selfie.png is truncated"
     assert scrub("no paths here: 1/8 scale") == "no paths here: 1/8 scale"
+
+
+def test_example_sketch_starts_the_sketchpad() -> None:
+    from app.face import example_sketch_layer
+
+    value = example_sketch_layer()
+    assert value is not None and value["layers"][0].shape[2] == 4  # an editable layer
+    drawing = sketch_to_image(value)
+    ink = (drawing.min(axis=2) < 128).mean()
+    assert 0.01 < ink < 0.3  # thin lines on white
