@@ -16,15 +16,16 @@ Candidate sets: dense blocks attend to every reference position; sparse blocks t
 gathered set given by a ``CandidateFn`` (``inter_scale_candidates``: 4k per query,
 ``inner_scale_candidates``: 5k per query).
 """
+
 from __future__ import annotations
 
 import contextlib
-import functools
-import warnings
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
 import torch
+
+from dynast.links import links_for
 
 # candidates(start, end) -> (B, end - start, n) long indices into the reference tokens.
 CandidateFn = Callable[[int, int], torch.Tensor]
@@ -100,7 +101,7 @@ def warp_weights(logits: torch.Tensor, kept: torch.Tensor) -> torch.Tensor:
 
 @contextlib.contextmanager
 def _float32(*tensors: torch.Tensor) -> Iterator[list[torch.Tensor]]:
-    """Autocast off and the tensors in at least float32: sparse logits are q.k x 100, too sharp for bf16."""
+    """Autocast off and the tensors in at least float32 (sparse logits are q.k x 100)."""
     with torch.autocast(tensors[0].device.type, enabled=False):
         yield [t.to(torch.promote_types(t.dtype, torch.float32)) for t in tensors]
 
@@ -121,7 +122,9 @@ def _finish(
         confidence=torch.cat(confs, 1),
         warp=torch.cat(warps, 1) if warps else None,
         top_k=torch.cat(topks, 1) if topks else None,
-        matches=Matches(*(torch.cat([getattr(m, f) for m in matches], 1) for f in Matches.__dataclass_fields__))
+        matches=Matches(
+            *(torch.cat([getattr(m, f) for m in matches], 1) for f in Matches.__dataclass_fields__)
+        )
         if matches
         else None,
     )
@@ -176,13 +179,17 @@ def dense_attention(
             logits = torch.bmm(q[:, s:e], k.transpose(1, 2)) / t  # (B, m, Nk)
             attn = torch.softmax(logits, dim=-1)
             if prune:
-                kept = prune_gate(torch.bmm(q_prune[:, s:e], k_prune.transpose(1, 2)) / k_prune.shape[-1])
+                kept = prune_gate(
+                    torch.bmm(q_prune[:, s:e], k_prune.transpose(1, 2)) / k_prune.shape[-1]
+                )
             else:
                 kept = torch.ones_like(attn)
             pruned_attn = attn * kept
             outputs.append(torch.bmm(pruned_attn, v))
             confs.append(pruned_attn.sum(-1))
-            weights = warp_weights(logits, kept) if (warp_source is not None or keep_matches) else None
+            weights = (
+                warp_weights(logits, kept) if (warp_source is not None or keep_matches) else None
+            )
             if warp_source is not None:
                 warps.append(torch.bmm(weights, warp_source))
             if top_k:
@@ -199,55 +206,6 @@ def dense_attention(
                     )
                 )
     return _in_dtype(_finish(outputs, confs, warps, topks, matches), dtype)
-
-
-class _Links:
-    """A chunk's candidate links as a sparse (B*m, B*Nk) CSR pattern, so dot products
-    (``sampled_addmm``) and weighted sums (sparse @ dense) read the reference tokens in place
-    instead of gathering (B, m, n, C) copies. idx: (B, m, n) indices into Nk tokens."""
-
-    def __init__(self, idx: torch.Tensor, n_keys: int) -> None:
-        b, m, n = idx.shape
-        offsets = torch.arange(b, device=idx.device).view(b, 1, 1) * n_keys
-        self.crow = torch.arange(0, b * m * n + 1, n, device=idx.device)
-        self.col = (idx + offsets).reshape(-1)
-        self.bmn = (b, m, n)
-        self.size = (b * m, b * n_keys)
-
-    def _matrix(self, values: torch.Tensor) -> torch.Tensor:
-        with warnings.catch_warnings():  # "sparse CSR support is in beta"
-            warnings.simplefilter("ignore", UserWarning)
-            return torch.sparse_csr_tensor(self.crow, self.col, values.reshape(-1), size=self.size)
-
-    def dots(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """x: (B, m, C), y: (B, Nk, C) -> (B, m, n): x_i . y_idx[i, j]."""
-        c = x.shape[-1]
-        pattern = self._matrix(torch.zeros(self.col.shape[0], dtype=x.dtype, device=x.device))
-        out = torch.sparse.sampled_addmm(pattern, x.reshape(-1, c), y.reshape(-1, c).T, beta=0.0)
-        return out.values().view(self.bmn)
-
-    def weighted_sum(self, weights: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """weights: (B, m, n), y: (B, Nk, Cy) -> (B, m, Cy): sum_j weights_ij y_idx[i, j]."""
-        b, m, _ = self.bmn
-        return (self._matrix(weights) @ y.reshape(-1, y.shape[-1])).view(b, m, -1)
-
-
-def _gather_tokens(x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-    """x: (B, N, C), idx: (B, m, n) long -> (B, m, n, C) with out[b,i,j] = x[b, idx[b,i,j]]."""
-    b, n_tok, c = x.shape
-    offsets = torch.arange(b, device=idx.device).view(b, 1, 1) * n_tok
-    flat = x.reshape(b * n_tok, c).index_select(0, (idx + offsets).reshape(-1))
-    return flat.view(*idx.shape, c)
-
-
-def _gathered_dots(x: torch.Tensor, y: torch.Tensor, *, idx: torch.Tensor) -> torch.Tensor:
-    """x: (B, m, C), y: (B, Nk, C), idx: (B, m, n) -> (B, m, n) by gathering y's candidates."""
-    return torch.einsum("bmc,bmnc->bmn", x, _gather_tokens(y, idx))
-
-
-def _gathered_sum(weights: torch.Tensor, y: torch.Tensor, *, idx: torch.Tensor) -> torch.Tensor:
-    """weights: (B, m, n), y: (B, Nk, Cy), idx: (B, m, n) -> (B, m, Cy)."""
-    return torch.einsum("bmn,bmnc->bmc", weights, _gather_tokens(y, idx))
 
 
 def sparse_attention(
@@ -290,25 +248,20 @@ def sparse_attention(
     rows = _rows_per_chunk(nq, b * n * width, chunk_elems)
     with _float32(q, k, v, q_prune, k_prune) as (q, k, v, q_prune, k_prune):
         warp_source = None if warp_source is None else warp_source.to(q.dtype)
-        # On CPU without autograd the links are a sparse matrix (no gathered copies);
-        # otherwise (training, GPU, grids smaller than a candidate set) they are gathered.
-        in_place = q.device.type == "cpu" and not torch.is_grad_enabled() and n <= k.shape[1]
         for s in range(0, nq, rows):
             e = min(nq, s + rows)
             idx = candidates(s, e)  # (B, m, n)
-            if in_place:
-                links = _Links(idx, k.shape[1])
-                dots, weighted_sum = links.dots, links.weighted_sum
-            else:
-                dots = functools.partial(_gathered_dots, idx=idx)
-                weighted_sum = functools.partial(_gathered_sum, idx=idx)
+            links = links_for(idx, k.shape[1])  # see dynast.links
+            dots, weighted_sum = links.dots, links.weighted_sum
             logits = dots(q[:, s:e], k) / temperature
             attn = torch.softmax(logits, dim=-1)
             kept = prune_gate(dots(q_prune[:, s:e], k_prune)) if prune else torch.ones_like(attn)
             pruned_attn = attn * kept
             outputs.append(weighted_sum(pruned_attn, v))
             confs.append(pruned_attn.sum(-1))
-            weights = warp_weights(logits, kept) if (warp_source is not None or return_matches) else None
+            weights = (
+                warp_weights(logits, kept) if (warp_source is not None or return_matches) else None
+            )
             if warp_source is not None:
                 warps.append(weighted_sum(weights, warp_source))
             if top_k:
@@ -318,7 +271,9 @@ def sparse_attention(
     return _in_dtype(_finish(outputs, confs, warps, topks, matches), dtype)
 
 
-def _rows_cols(start: int, end: int, width: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+def _rows_cols(
+    start: int, end: int, width: int, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
     r = torch.arange(start, end, device=device)
     return r // width, r % width
 
@@ -375,7 +330,13 @@ def inner_scale_candidates(top_k: torch.Tensor, height: int, width: int) -> Cand
         y, x = _rows_cols(start, end, width, top_k.device)
         own = top_k[:, start:end]
         return torch.cat(
-            [own, neighbour(y, x, -1, 0), neighbour(y, x, 1, 0), neighbour(y, x, 0, -1), neighbour(y, x, 0, 1)],
+            [
+                own,
+                neighbour(y, x, -1, 0),
+                neighbour(y, x, 1, 0),
+                neighbour(y, x, 0, -1),
+                neighbour(y, x, 0, 1),
+            ],
             dim=-1,
         )
 

@@ -1,6 +1,7 @@
 """Latency, peak memory and throughput of the full-size generator: ``python -m dynast.bench``.
 
-Every (device, size, precision, batch, attention) configuration runs in a fresh child process, so its peak
+Every (device, size, precision, batch, attention) configuration runs in a fresh child process,
+so its peak
 memory is its own: on CPU the increase of the process's peak resident set size
 (``resource.getrusage(...).ru_maxrss``) over the forward passes, on CUDA
 ``torch.cuda.max_memory_allocated``. Latency is the median of ``--repeats`` timed forward
@@ -20,9 +21,11 @@ first when present.
 Examples:
     python -m dynast.bench --sizes 256 512 --precisions fp32 --repeats 5 --compare-naive
     python -m dynast.bench --sizes 256 --precisions bf16 --repeats 3 --json
-    python -m dynast.bench --device cuda --sizes 256 512 1024 --precisions fp32 bf16 fp16 --batch 1 8 --json out.json
+    python -m dynast.bench --device cuda --sizes 256 512 1024 --precisions fp32 bf16 fp16 \\
+        --batch 1 8 --json out.json
     python -m dynast.bench --plot docs/perf_latency_memory.png --sizes 128 256 512 1024
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,6 +49,7 @@ from dynast.attention import (
     prune_gate,
     warp_weights,
 )
+from dynast.bench_report import format_table, plot, ratio_line, ratios, rereport
 from dynast.inference import runtime
 
 PRECISIONS = runtime.PRECISIONS
@@ -92,7 +96,9 @@ def naive_sparse_attention(
     weights = warp_weights(logits, kept) if (warp_source is not None or return_matches) else None
     warp = None
     if warp_source is not None:
-        warp = (warp_source.float()[batch, idx].transpose(-1, -2) @ weights.unsqueeze(-1)).squeeze(-1)
+        warp = (warp_source.float()[batch, idx].transpose(-1, -2) @ weights.unsqueeze(-1)).squeeze(
+            -1
+        )
     best = idx.gather(-1, attn.topk(top_k, dim=-1).indices) if top_k else None
     matches = Matches(idx, attn, kept > 0, weights) if return_matches else None
     return AttentionResult(output.to(dtype), pruned.sum(-1).to(dtype), warp, best, matches)
@@ -122,7 +128,9 @@ class Measurement:
     images_per_s: float
 
 
-def _random_inputs(size: int, semantic_nc: int, device: torch.device, batch: int = 1) -> tuple[torch.Tensor, ...]:
+def _random_inputs(
+    size: int, semantic_nc: int, device: torch.device, batch: int = 1
+) -> tuple[torch.Tensor, ...]:
     """(ref_image (B, 3, S, S), ref_semantics (B, s, S, S), target_semantics (B, s, S, S))."""
     g = torch.Generator().manual_seed(0)
     ref = torch.rand(batch, 3, size, size, generator=g) * 2 - 1
@@ -187,7 +195,11 @@ def measure(
             model(*inputs)
             _sync(dev)
             times.append(time.perf_counter() - start)
-    peak = torch.cuda.max_memory_allocated(dev) - base if dev.type == "cuda" else _peak_rss_bytes() - base
+    peak = (
+        torch.cuda.max_memory_allocated(dev) - base
+        if dev.type == "cuda"
+        else _peak_rss_bytes() - base
+    )
     latency = statistics.median(times)
     flops = counter.get_total_flops()
     return Measurement(
@@ -209,7 +221,7 @@ def measure(
 
 
 def _run_child(spec: dict, timeout: float) -> dict:
-    """Run ``measure(**spec)`` in a fresh interpreter; returns its Measurement as a dict or an error."""
+    """Run ``measure(**spec)`` in a fresh interpreter: its Measurement as a dict, or an error."""
     spec = json.dumps(spec)
     cmd = [sys.executable, "-m", "dynast.bench", "--_child", spec]
     try:
@@ -217,7 +229,9 @@ def _run_child(spec: dict, timeout: float) -> dict:
     except subprocess.TimeoutExpired:
         return dict(json.loads(spec), error=f"timed out after {timeout:.0f} s")
     if proc.returncode != 0:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or [f"exit code {proc.returncode}"]
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or [
+            f"exit code {proc.returncode}"
+        ]
         return dict(json.loads(spec), error=tail[0])
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -238,106 +252,56 @@ def gemm_tflops(device: str, dtype: str, n: int = 1024, repeats: int = 3) -> flo
     return 2 * n**3 * repeats / (time.perf_counter() - start) / 1e12
 
 
-# --------------------------------------------------------------------------- report
-def _format_table(rows: list[dict], peaks: dict[str, float]) -> str:
-    lines = [
-        f"{'device':6} {'size':>5} {'prec':5} {'batch':>5} {'attention':9} {'median s':>10} {'min s':>7} "
-        f"{'peak MB':>9} {'GFLOP':>8} {'TFLOP/s':>8} {'of GEMM':>8} {'img/s':>8}"
-    ]
-    for r in rows:
-        head = f"{r['device']:6} {r['size']:>5} {r['dtype']:5} {r.get('batch', 1):>5} {r['attention']:9}"
-        if "error" in r:
-            lines.append(f"{head} {r['error']}")
-            continue
-        peak = peaks.get(f"{r['device']}/{r['dtype']}", 0.0)
-        share = f"{r['tflops_per_s'] / peak:8.0%}" if peak else f"{'-':>8}"
-        lines.append(
-            f"{head} {r['latency_s']:10.3f} {r['min_latency_s']:7.3f} {r['peak_memory_bytes'] / 2**20:9.0f} "
-            f"{r['gflops']:8.1f} {r['tflops_per_s']:8.3f} {share} {r.get('images_per_s', 0):8.2f}"
-        )
-    return "\n".join(lines)
-
-
-def _ratios(rows: list[dict]) -> list[dict]:
-    """Naive / ours latency and memory for each (device, size, dtype, batch) measured both ways."""
-    by_key = {
-        (r["device"], r["size"], r["dtype"], r.get("batch", 1), r["attention"]): r for r in rows if "error" not in r
-    }
-    out = []
-    for (device, size, dtype, batch, attention), naive in by_key.items():
-        ours = by_key.get((device, size, dtype, batch, "ours"))
-        if attention == "naive" and ours:
-            out.append(
-                dict(
-                    device=device,
-                    size=size,
-                    dtype=dtype,
-                    batch=batch,
-                    latency_ratio=naive["latency_s"] / ours["latency_s"],
-                    memory_ratio=naive["peak_memory_bytes"] / max(1, ours["peak_memory_bytes"]),
-                )
-            )
-    return out
-
-
-def plot(rows: list[dict], path: str) -> None:
-    """Latency and peak memory against resolution, ours vs naive, one line per dtype."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(10, 4))
-    keys = sorted({(r["device"], r["dtype"], r["attention"]) for r in rows if "error" not in r})
-    for device, dtype, attention in keys:
-        by_size = {r["size"]: r for r in rows if "error" not in r and (r["device"], r["dtype"], r["attention"]) == (device, dtype, attention)}
-        pts = sorted(by_size.items())  # a size measured twice: the later report wins
-        sizes = [s for s, _ in pts]
-        style = "-o" if attention == "ours" else "--s"
-        label = f"{attention} ({device}, {dtype})"
-        ax_t.plot(sizes, [r["latency_s"] for _, r in pts], style, label=label)
-        ax_m.plot(sizes, [r["peak_memory_bytes"] / 2**30 for _, r in pts], style, label=label)
-    for ax, ylabel in ((ax_t, "latency (s, median)"), (ax_m, "peak memory increase (GiB)")):
-        ax.set_xscale("log", base=2)
-        ax.set_yscale("log")
-        ax.set_xlabel("resolution (pixels per side)")
-        ax.set_ylabel(ylabel)
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend()
-    fig.suptitle("DynaST generator, batch 1, full size (ngf 64)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
-def _rereport(paths: list[str], plot_path: str | None) -> int:
-    """Print the merged table of earlier ``--json`` reports and optionally plot them."""
-    reports = [json.loads(Path(path).read_text()) for path in paths]
-    rows = [row for report in reports for row in report["results"]]
-    peaks = {key: value for report in reports for key, value in report["gemm_tflops"].items()}
-    print(_format_table(rows, peaks))
-    for r in _ratios(rows):
-        print(f"naive/ours {r['device']} {r['size']} {r['dtype']} batch {r.get('batch', 1)}: latency x{r['latency_ratio']:.2f}, memory x{r['memory_ratio']:.2f}")
-    if plot_path:
-        plot(rows, plot_path)
-    return 0
-
-
 # --------------------------------------------------------------------------- entry point
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m dynast.bench", description=__doc__.split("\n\n")[0])
-    p.add_argument("--sizes", type=int, nargs="+", default=[256, 512, 1024], help="square input sizes (multiples of 8)")
-    p.add_argument("--precisions", "--dtypes", dest="precisions", nargs="+", choices=PRECISIONS,
-                   default=["fp32", "bf16"], help="fp32; bf16/fp16: autocast on weights cast once")
-    p.add_argument("--device", "--devices", dest="devices", nargs="+", default=None,
-                   help="default: cuda (when present), then cpu")
+    p.add_argument(
+        "--sizes",
+        type=int,
+        nargs="+",
+        default=[256, 512, 1024],
+        help="square input sizes (multiples of 8)",
+    )
+    p.add_argument(
+        "--precisions",
+        "--dtypes",
+        dest="precisions",
+        nargs="+",
+        choices=PRECISIONS,
+        default=["fp32", "bf16"],
+        help="fp32; bf16/fp16: autocast on weights cast once",
+    )
+    p.add_argument(
+        "--device",
+        "--devices",
+        dest="devices",
+        nargs="+",
+        default=None,
+        help="default: cuda (when present), then cpu",
+    )
     p.add_argument("--batch", type=int, nargs="+", default=[1], help="batch sizes")
-    p.add_argument("--repeats", type=int, default=5, help="timed passes after one warm-up (median reported)")
-    p.add_argument("--compare-naive", action="store_true", help="also run the released code's sparse attention")
-    p.add_argument("--json", nargs="?", const="-", metavar="PATH",
-                   help="print one JSON object instead of the table (or write it to PATH)")
-    p.add_argument("--plot", metavar="PNG", help="write latency/memory against resolution to this file")
-    p.add_argument("--from-json", nargs="+", metavar="JSON", help="re-report (table, plot) earlier --json outputs, run nothing")
+    p.add_argument(
+        "--repeats", type=int, default=5, help="timed passes after one warm-up (median reported)"
+    )
+    p.add_argument(
+        "--compare-naive", action="store_true", help="also run the released code's sparse attention"
+    )
+    p.add_argument(
+        "--json",
+        nargs="?",
+        const="-",
+        metavar="PATH",
+        help="print one JSON object instead of the table (or write it to PATH)",
+    )
+    p.add_argument(
+        "--plot", metavar="PNG", help="write latency/memory against resolution to this file"
+    )
+    p.add_argument(
+        "--from-json",
+        nargs="+",
+        metavar="JSON",
+        help="re-report (table, plot) earlier --json outputs, run nothing",
+    )
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's)")
     p.add_argument("--timeout", type=float, default=1800, help="seconds allowed per configuration")
     p.add_argument("--ngf", type=int, default=64, help=argparse.SUPPRESS)  # small models for tests
@@ -351,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(asdict(measure(**json.loads(args._child)))))
         return 0
     if args.from_json:
-        return _rereport(args.from_json, args.plot)
+        return rereport(args.from_json, args.plot)
     devices = args.devices or (["cuda"] if torch.cuda.is_available() else []) + ["cpu"]
     attentions = ["ours", "naive"] if args.compare_naive else ["ours"]
     if args.threads:
@@ -361,17 +325,25 @@ def main(argv: list[str] | None = None) -> int:
     for device, size, dtype, batch, attention in itertools.product(
         devices, args.sizes, args.precisions, args.batch, attentions
     ):
-        spec = dict(device=device, size=size, dtype=dtype, attention=attention, ngf=args.ngf,
-                    repeats=args.repeats, threads=args.threads, batch=batch)
+        spec = dict(
+            device=device,
+            size=size,
+            dtype=dtype,
+            attention=attention,
+            ngf=args.ngf,
+            repeats=args.repeats,
+            threads=args.threads,
+            batch=batch,
+        )
         rows.append(_run_child(spec, args.timeout))
-        print(_format_table(rows[-1:], {}).splitlines()[-1], file=sys.stderr, flush=True)  # progress
+        print(format_table(rows[-1:], {}).splitlines()[-1], file=sys.stderr, flush=True)  # progress
     report = dict(
         torch=torch.__version__,
         threads=torch.get_num_threads(),
         cpu_capability=torch.backends.cpu.get_cpu_capability(),
         gemm_tflops=peaks,
         results=rows,
-        naive_over_ours=_ratios(rows),
+        naive_over_ours=ratios(rows),
     )
     if args.plot:
         plot(rows, args.plot)
@@ -380,10 +352,13 @@ def main(argv: list[str] | None = None) -> int:
     else:
         if args.json:
             Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
-        print(_format_table(rows, peaks))
-        print(f"GEMM TFLOP/s measured now: {peaks}; torch {torch.__version__}, {report['threads']} threads, {report['cpu_capability']}")
+        print(format_table(rows, peaks))
+        print(
+            f"GEMM TFLOP/s measured now: {peaks}; torch {torch.__version__}, "
+            f"{report['threads']} threads, {report['cpu_capability']}"
+        )
         for r in report["naive_over_ours"]:
-            print(f"naive/ours {r['device']} {r['size']} {r['dtype']} batch {r.get('batch', 1)}: latency x{r['latency_ratio']:.2f}, memory x{r['memory_ratio']:.2f}")
+            print(ratio_line(r))
     return 0
 
 

@@ -9,6 +9,7 @@ float32 with the attention itself (see ``FLOAT32_PROJECTIONS``).
 The copy is built on the meta device and filled with the cast tensors, so the float32
 weights are never duplicated.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -50,15 +51,23 @@ def _effective_state(model: nn.Module) -> dict[str, torch.Tensor]:
         if isinstance(module, ResidualBlock):
             for conv, norm in (("conv1", "norm1"), ("conv2", "norm2")):
                 c, n = getattr(module, conv), getattr(module, norm)
-                w, b = fuse_conv_bn_weights(c.weight, c.bias, n.running_mean, n.running_var, n.eps, n.weight, n.bias)
-                state[f"{prefix}{conv}.weight"], state[f"{prefix}{conv}.bias"] = w.detach(), b.detach()
+                w, b = fuse_conv_bn_weights(
+                    c.weight, c.bias, n.running_mean, n.running_var, n.eps, n.weight, n.bias
+                )
+                state[f"{prefix}{conv}.weight"], state[f"{prefix}{conv}.bias"] = (
+                    w.detach(),
+                    b.detach(),
+                )
                 folded.update({f"{prefix}{conv}", f"{prefix}{norm}"})
         if ".parametrizations" in f".{name}" or name in folded:
             continue
         if parametrize.is_parametrized(module):
             for tensor_name in module.parametrizations:
                 state[prefix + tensor_name] = getattr(module, tensor_name).detach()
-        for tensor_name, tensor in [*module.named_parameters(recurse=False), *module.named_buffers(recurse=False)]:
+        for tensor_name, tensor in [
+            *module.named_parameters(recurse=False),
+            *module.named_buffers(recurse=False),
+        ]:
             state[prefix + tensor_name] = tensor.detach()
     return state
 
@@ -85,7 +94,8 @@ def cast_copy(model: "DynaST", dtype: torch.dtype) -> "DynaST":
     with parametrize.cached():
         state = _effective_state(model)
     state = {
-        name: t.to(memory_format=torch.channels_last) if t.dim() == 4 else t for name, t in state.items()
+        name: t.to(memory_format=torch.channels_last) if t.dim() == 4 else t
+        for name, t in state.items()
     }
     state = {
         name: t if not t.is_floating_point() or _keeps_float32(name, model) else t.to(dtype)
@@ -98,4 +108,7 @@ def cast_copy(model: "DynaST", dtype: torch.dtype) -> "DynaST":
 
 def state_version(model: nn.Module) -> tuple:
     """Changes whenever a parameter or buffer of ``model`` is replaced or changed in place."""
-    return tuple((t.data_ptr(), t._version, t.device, t.dtype) for t in [*model.parameters(), *model.buffers()])
+    return tuple(
+        (t.data_ptr(), t._version, t.device, t.dtype)
+        for t in [*model.parameters(), *model.buffers()]
+    )

@@ -1,4 +1,5 @@
 """The generator's configuration: one typed dataclass, saved as ``config.json``."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -67,9 +68,13 @@ class DynaSTConfig:
         if self.sparse_temperature <= 0:
             problems.append(f"sparse_temperature must be > 0, got {self.sparse_temperature}")
         if len(self.train_size) != 2 or any(s <= 0 or s % 8 for s in self.train_size):
-            problems.append(f"train_size must be two positive multiples of 8, got {self.train_size}")
+            problems.append(
+                f"train_size must be two positive multiples of 8, got {self.train_size}"
+            )
         if self.finest_match_stride not in LEVEL_STRIDES.values():
-            problems.append(f"finest_match_stride must be one of 1, 2, 4, 8, got {self.finest_match_stride}")
+            problems.append(
+                f"finest_match_stride must be one of 1, 2, 4, 8, got {self.finest_match_stride}"
+            )
         if problems:
             raise ValueError("invalid DynaSTConfig: " + "; ".join(problems))
 
@@ -97,7 +102,9 @@ class DynaSTConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ValueError(f"unknown DynaSTConfig fields {unknown}; known fields: {sorted(known)}")
+            raise ValueError(
+                f"unknown DynaSTConfig fields {unknown}; known fields: {sorted(known)}"
+            )
         return cls(**data)
 
     def save(self, path: str | Path) -> None:

@@ -1,5 +1,6 @@
 """Checks on the generator's inputs and checkpoints: every problem a ``ValueError`` subclass
 that names what was wrong and what to do."""
+
 from __future__ import annotations
 
 import torch
@@ -34,7 +35,11 @@ def check_inputs(
     ref_semantic_nc == 0; target_semantics: (B, semantic_nc, H, W); B >= 1; H, W multiples
     of 8 and >= 16; floating point and finite.
     """
-    named = {"ref_image": ref_image, "ref_semantics": ref_semantics, "target_semantics": target_semantics}
+    named = {
+        "ref_image": ref_image,
+        "ref_semantics": ref_semantics,
+        "target_semantics": target_semantics,
+    }
     for name, t in named.items():
         if t is not None and not isinstance(t, torch.Tensor):
             raise InvalidInputError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
@@ -48,9 +53,14 @@ def check_inputs(
     if cfg.ref_semantic_nc == 0:
         if ref_semantics is not None:
             raise InvalidInputError(
-                "this model takes no reference semantics (ref_semantic_nc=0); pass ref_semantics=None"
+                "this model takes no reference semantics (ref_semantic_nc=0); "
+                "pass ref_semantics=None"
             )
-    elif ref_semantics is None or ref_semantics.dim() != 4 or ref_semantics.shape[1] != cfg.ref_semantic_nc:
+    elif (
+        ref_semantics is None
+        or ref_semantics.dim() != 4
+        or ref_semantics.shape[1] != cfg.ref_semantic_nc
+    ):
         got = None if ref_semantics is None else tuple(ref_semantics.shape)
         raise InvalidInputError(
             f"ref_semantics must be (B, {cfg.ref_semantic_nc}, H, W) for this model, got {got}"
@@ -59,7 +69,9 @@ def check_inputs(
     sizes = {name: tuple(t.shape[-2:]) for name, t in present.items()}
     batches = {name: t.shape[0] for name, t in present.items()}
     if len(set(sizes.values())) != 1:
-        raise InvalidInputError(f"reference and target sizes differ: {sizes}; resize them to one size")
+        raise InvalidInputError(
+            f"reference and target sizes differ: {sizes}; resize them to one size"
+        )
     if len(set(batches.values())) != 1:
         raise InvalidInputError(f"batch sizes differ: {batches}")
     if ref_image.shape[0] == 0:
@@ -76,4 +88,6 @@ def check_inputs(
         # One reduction instead of an elementwise isfinite: NaN or inf anywhere makes the sum
         # non-finite (so do values near the float32 limit, which are no image either).
         if not bool(torch.isfinite(t.sum(dtype=torch.float32))):
-            raise InvalidInputError(f"{name} contains NaN or infinite values; clean the input first")
+            raise InvalidInputError(
+                f"{name} contains NaN or infinite values; clean the input first"
+            )

@@ -2,6 +2,7 @@
 
 All 3x3 convolutions use reflect padding, as in the authors' release.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -19,7 +20,11 @@ def conv3x3(in_ch: int, out_ch: int, stride: int = 1) -> nn.Conv2d:
 
 def memory_format_of(x: torch.Tensor) -> torch.memory_format:
     """channels_last if the 4-D tensor x is laid out channels-last (and not also contiguous)."""
-    if x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
+    if (
+        x.dim() == 4
+        and not x.is_contiguous()
+        and x.is_contiguous(memory_format=torch.channels_last)
+    ):
         return torch.channels_last
     return torch.contiguous_format
 
@@ -52,8 +57,14 @@ def _tf32_switches() -> list[tuple[object, str, object]]:
     """(object, attribute, value meaning 'no TF32') for cuDNN convolutions and CUDA matmuls."""
     conv = getattr(torch.backends.cudnn, "conv", None)
     if conv is not None and hasattr(conv, "fp32_precision"):  # torch >= 2.9
-        return [(conv, "fp32_precision", "ieee"), (torch.backends.cuda.matmul, "fp32_precision", "ieee")]
-    return [(torch.backends.cudnn, "allow_tf32", False), (torch.backends.cuda.matmul, "allow_tf32", False)]
+        return [
+            (conv, "fp32_precision", "ieee"),
+            (torch.backends.cuda.matmul, "fp32_precision", "ieee"),
+        ]
+    return [
+        (torch.backends.cudnn, "allow_tf32", False),
+        (torch.backends.cuda.matmul, "allow_tf32", False),
+    ]
 
 
 def tf32_enabled() -> bool:
@@ -160,7 +171,8 @@ class FeaturePyramid(nn.Module):
         super().__init__()
         chans = [in_ch, *widths]
         self.stages = nn.ModuleList(
-            EncoderStage(chans[i], chans[i + 1], stride=1 if i == 0 else 2) for i in range(len(widths))
+            EncoderStage(chans[i], chans[i + 1], stride=1 if i == 0 else 2)
+            for i in range(len(widths))
         )
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:

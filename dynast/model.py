@@ -12,6 +12,7 @@
 Besides the image, the model can return, for every block, the reference image warped by
 the block's matching (Eq. 12-13), the confidence map, and the kept candidates.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -23,152 +24,16 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import parametrize
 
-from dynast.attention import (
-    AttentionKernels,
-    AttentionResult,
-    inner_scale_candidates,
-    inter_scale_candidates,
-)
+from dynast.attention import AttentionKernels
 from dynast.cast import cast_copy, state_version
 from dynast.config import LEVEL_STRIDES, DynaSTConfig
 from dynast.inputs import check_inputs, check_top_k
-from dynast.layers import (
-    SPADE,
-    FeaturePyramid,
-    ResidualBlock,
-    SPADEResBlock,
-    Upsample,
-    conv3x3,
-    l2_normalize,
-    positional_norm,
-    tf32_disabled,
-)
+from dynast.layers import FeaturePyramid, SPADEResBlock, Upsample, conv3x3
 from dynast.output import BlockInfo, BlockRecord, DynaSTOutput, collect_output
 from dynast.persistence import load_pretrained, save_pretrained
+from dynast.transformer import TransformerBlock
 
 __all__ = ["BlockInfo", "DynaST", "DynaSTOutput", "LevelState", "MatchingLevel", "TransformerBlock"]
-
-DENSE_MATCHES_KEPT = 16  # candidates per query kept for inspection in dense blocks
-
-
-def _tokens(x: torch.Tensor) -> torch.Tensor:
-    """(B, C, H, W) -> (B, H*W, C)."""
-    return x.flatten(2).transpose(1, 2).contiguous()
-
-
-class TransformerBlock(nn.Module):
-    """One dynamic (sparse) transformer block (Eq. 2-9).
-
-    query = [l2norm(x), pos], key = [l2norm(kv), pos]; q = alpha(query), k = beta(key),
-    v = eta(kv); pruning features Omega(query), Phi(key). The attention output joins a
-    SPADE fallback weighted by the missing confidence:
-        y = PN(Ã v + (1 - conf) * SPADE(x, S_tgt) + x);  out = ResidualBlock(y).
-    """
-
-    def __init__(self, cfg: DynaSTConfig, level: int, kind: str, kernels: AttentionKernels) -> None:
-        super().__init__()
-        c = cfg.channels(level)
-        qk = c + cfg.pos_dim * cfg.multiplier(level)
-        prune = cfg.prune_dim * cfg.multiplier(level)
-        self.kind = kind
-        self.level = level
-        self.kernels = kernels
-        self.temperature = None if kind == "dense" else cfg.sparse_temperature
-        self.prune = cfg.prune
-        self.to_q = nn.Conv2d(qk, qk, 1)  # alpha
-        self.to_k = nn.Conv2d(qk, qk, 1)  # beta
-        self.to_v = nn.Conv2d(c, c, 1)  # eta
-        self.prune_q = nn.Conv2d(qk, prune, 1)  # Omega
-        self.prune_k = nn.Conv2d(qk, prune, 1)  # Phi
-        self.spade = SPADE(c, cfg.semantic_nc)
-        self.res_block = ResidualBlock(c)
-
-    def _projection_precision(self, x: torch.Tensor) -> contextlib.AbstractContextManager:
-        """Autocast off for the projections: they feed the logits (q.k / 0.01 in sparse
-        blocks), the pruning gates' signs and the top-k choices that every finer level
-        inherits, so bf16 rounding there flips matches."""
-        return torch.autocast(x.device.type, enabled=False)
-
-    def _project(self, x: torch.Tensor, kv: torch.Tensor, pos: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """x, kv: (B, C, h, w); pos: (B, P, h, w) -> tokens q, k (B, hw, C+P), v (B, hw, C),
-        q_prune, k_prune (B, hw, prune), in the projections' dtype. The 1x1 convolutions
-        run as matrix products on the tokens (free views of channels-last maps)."""
-        dtype = self.to_q.weight.dtype
-        x, kv, pos = (_tokens(t).to(dtype) for t in (x, kv, pos))
-        query = torch.cat([l2_normalize(x, dim=-1), pos], dim=-1)
-        key = torch.cat([l2_normalize(kv, dim=-1), pos], dim=-1)
-
-        def project(conv: nn.Conv2d, tokens: torch.Tensor) -> torch.Tensor:
-            return F.linear(tokens, conv.weight.flatten(1), conv.bias)
-
-        return (
-            project(self.to_q, query),
-            project(self.to_k, key),
-            project(self.to_v, kv),
-            project(self.prune_q, query),
-            project(self.prune_k, key),
-        )
-
-    def forward(
-        self,
-        x: torch.Tensor,
-        kv: torch.Tensor,
-        pos: torch.Tensor,
-        target_semantics: torch.Tensor,
-        links: torch.Tensor | None,
-        *,
-        top_k: int,
-        warp_source: torch.Tensor | None,
-        return_matches: bool,
-    ) -> tuple[torch.Tensor, AttentionResult]:
-        """x, kv: (B, C, h, w); pos: (1, P, h, w); links: previous matches (B, N', k) or None.
-
-        Returns (out (B, C, h, w), AttentionResult with top_k (B, h*w, k) when top_k > 0).
-        """
-        b, _, h, w = x.shape
-        with tf32_disabled():
-            result = self._attend(x, kv, pos.expand(b, -1, -1, -1), links, top_k, warp_source, return_matches)
-        attended = result.output.to(x.dtype).transpose(1, 2).reshape(b, -1, h, w)
-        conf = result.confidence.to(x.dtype).view(b, 1, h, w)
-        y = positional_norm(attended + (1 - conf) * self.spade(x, target_semantics) + x)
-        return self.res_block(y), result
-
-    def _attend(
-        self,
-        x: torch.Tensor,
-        kv: torch.Tensor,
-        pos: torch.Tensor,
-        links: torch.Tensor | None,
-        top_k: int,
-        warp_source: torch.Tensor | None,
-        return_matches: bool,
-    ) -> AttentionResult:
-        """Project and attend (TF32 off: see ``tf32_disabled``)."""
-        h, w = x.shape[-2:]
-        with self._projection_precision(x):
-            args = self._project(x, kv, pos)
-        source = None if warp_source is None else _tokens(warp_source)
-        chunk = self.kernels.chunk_for(x.device)
-        if self.kind == "dense":
-            return self.kernels.dense(
-                *args,
-                prune=self.prune,
-                warp_source=source,
-                top_k=top_k,
-                keep_matches=DENSE_MATCHES_KEPT if return_matches else 0,
-                chunk_elems=chunk,
-            )
-        make = inter_scale_candidates if self.kind == "inter" else inner_scale_candidates
-        return self.kernels.sparse(
-            *args,
-            make(links, h, w),
-            temperature=self.temperature,
-            prune=self.prune,
-            warp_source=source,
-            top_k=top_k,
-            return_matches=return_matches,
-            chunk_elems=chunk,
-        )
 
 
 @dataclass
@@ -252,19 +117,27 @@ class MatchingLevel(nn.Module):
 
         source = None
         if ref_image is not None:
-            source = ref_image if self.stride == 1 else F.avg_pool2d(ref_image, self.stride, self.stride)
+            source = (
+                ref_image if self.stride == 1 else F.avg_pool2d(ref_image, self.stride, self.stride)
+            )
         y, links, records = q, coarser.links, []
         h, w = q.shape[-2:]
         for i, block in enumerate(self.blocks):
             last = i == len(self.blocks) - 1
             y, result = block(
-                y, kv, pos, target_semantics, coarser.links if block.kind == "inter" else links,
+                y,
+                kv,
+                pos,
+                target_semantics,
+                coarser.links if block.kind == "inter" else links,
                 top_k=0 if last and self.is_finest_matching else top_k,
                 warp_source=source,
                 return_matches=return_matches,
             )
             links = result.top_k
-            records.append(BlockRecord(BlockInfo(self.level, block.kind, h, w, self.stride), result))
+            records.append(
+                BlockRecord(BlockInfo(self.level, block.kind, h, w, self.stride), result)
+            )
 
         if coarser.decoded is None:
             decoded = y
@@ -323,7 +196,14 @@ class DynaST(nn.Module):
         runner = self._runner(ref_image.device)
         if runner is not self:
             with torch.autocast(ref_image.device.type, enabled=False):
-                return runner(ref_image, ref_semantics, target_semantics, return_warps, return_matches, top_k=top_k)
+                return runner(
+                    ref_image,
+                    ref_semantics,
+                    target_semantics,
+                    return_warps,
+                    return_matches,
+                    top_k=top_k,
+                )
         dtype = self.to_image.weight.dtype
         ref_image, ref_semantics, target_semantics = (
             None if t is None else t.to(dtype).contiguous(memory_format=torch.channels_last)
@@ -341,7 +221,11 @@ class DynaST(nn.Module):
             records: list[BlockRecord] = []
             for i, level in enumerate(self.levels.values()):  # coarse (H/8) to fine (H)
                 state, done = level(
-                    state, targets[3 - i], references[3 - i], target_semantics, reference,
+                    state,
+                    targets[3 - i],
+                    references[3 - i],
+                    target_semantics,
+                    reference,
                     top_k=top_k,
                     ref_image=ref_image if return_warps else None,
                     return_matches=return_matches,
@@ -369,7 +253,9 @@ class DynaST(nn.Module):
         """
         if self.pos_embed.shape[-2:] == (height, width):
             return self.pos_embed
-        return F.interpolate(self.pos_embed, size=(height, width), mode="bilinear", align_corners=False)
+        return F.interpolate(
+            self.pos_embed, size=(height, width), mode="bilinear", align_corners=False
+        )
 
     # ------------------------------------------------------------- persistence
     def save_pretrained(self, directory: str | Path, dtype: torch.dtype | None = None) -> None:

@@ -1,5 +1,6 @@
 """What the generator returns: the image and, per transformer block, where it sits, its
 confidence, warp and matches."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

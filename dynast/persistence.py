@@ -1,4 +1,5 @@
 """Saving and loading a generator as ``config.json`` + ``model.safetensors`` (no pickles)."""
+
 from __future__ import annotations
 
 import json
@@ -14,7 +15,9 @@ CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 
 
-def save_pretrained(model: nn.Module, directory: str | Path, dtype: torch.dtype | None = None) -> None:
+def save_pretrained(
+    model: nn.Module, directory: str | Path, dtype: torch.dtype | None = None
+) -> None:
     """Write ``model.config`` to ``config.json`` and its state to ``model.safetensors``.
 
     ``dtype`` (e.g. torch.float16) stores floating-point tensors in that dtype.
@@ -39,13 +42,16 @@ def _resolve(name_or_path: str | Path, revision: str | None) -> Path:
         return directory
     if directory.exists() or str(name_or_path).count("/") != 1:
         raise FileNotFoundError(
-            f"{name_or_path} is neither a directory with {CONFIG_NAME} and {WEIGHTS_NAME} nor a Hub "
+            f"{name_or_path} is neither a directory with {CONFIG_NAME} and {WEIGHTS_NAME} nor a "
+            "Hub "
             "repo id (owner/name). Convert the authors' checkpoint with `python -m dynast.convert`."
         )
     from huggingface_hub import snapshot_download
 
     return Path(
-        snapshot_download(str(name_or_path), revision=revision, allow_patterns=[CONFIG_NAME, WEIGHTS_NAME])
+        snapshot_download(
+            str(name_or_path), revision=revision, allow_patterns=[CONFIG_NAME, WEIGHTS_NAME]
+        )
     )
 
 
@@ -60,11 +66,15 @@ def load_pretrained(
     directory = _resolve(name_or_path, revision)
     missing = [n for n in (CONFIG_NAME, WEIGHTS_NAME) if not (directory / n).is_file()]
     if missing:
-        raise FileNotFoundError(f"{directory} lacks {missing}; expected the output of save_pretrained")
+        raise FileNotFoundError(
+            f"{directory} lacks {missing}; expected the output of save_pretrained"
+        )
     try:
         config = DynaSTConfig.load(directory / CONFIG_NAME)
     except (json.JSONDecodeError, TypeError) as err:
-        raise InvalidCheckpointError(f"{directory / CONFIG_NAME} is not a valid DynaST config: {err}") from err
+        raise InvalidCheckpointError(
+            f"{directory / CONFIG_NAME} is not a valid DynaST config: {err}"
+        ) from err
     try:
         state = load_file(str(directory / WEIGHTS_NAME))
     except (SafetensorError, OSError, RuntimeError) as err:

@@ -1,4 +1,5 @@
 """The attention functions against plain dense versions on tiny inputs."""
+
 from __future__ import annotations
 
 import torch
@@ -40,14 +41,20 @@ def test_dense_attention_matches_plain_softmax_and_chunking_is_exact():
     qp, kp = _tokens(2, 12, 4, 3), _tokens(2, 12, 4, 4)
     src = _tokens(2, 12, 3, 5)
     full = dense_attention(q, k, v, qp, kp, warp_source=src, top_k=3)
-    chunked = dense_attention(q, k, v, qp, kp, warp_source=src, top_k=3, chunk_elems=24)  # one query per chunk
+    chunked = dense_attention(
+        q, k, v, qp, kp, warp_source=src, top_k=3, chunk_elems=24
+    )  # one query per chunk
     all_idx = torch.arange(12).expand(2, 12, 12)
     out, conf, warp = _reference_on_candidates(q, k, v, qp, kp, all_idx, 6**0.5, src)
     torch.testing.assert_close(full.output, out, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(full.confidence, conf, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(full.warp, warp, rtol=1e-5, atol=1e-5)
     # BLAS may block a (1 x n) product differently from a (12 x n) one: equal to rounding
-    for a, b in [(full.output, chunked.output), (full.confidence, chunked.confidence), (full.warp, chunked.warp)]:
+    for a, b in [
+        (full.output, chunked.output),
+        (full.confidence, chunked.confidence),
+        (full.warp, chunked.warp),
+    ]:
         torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-6)
     assert torch.equal(full.top_k, chunked.top_k)
     logits = torch.bmm(q, k.transpose(1, 2)) / 6**0.5
@@ -96,13 +103,22 @@ def test_sparse_attention_matches_loops_and_chunking_is_exact():
     src = _grid_tokens(b, h, w, 3, 5)
     top = torch.randint(0, h * w, (b, h * w, k), generator=torch.Generator().manual_seed(6))
     fn = inner_scale_candidates(top, h, w)
-    full = sparse_attention(q, kk, v, qp, kp, fn, temperature=0.5, warp_source=src, top_k=k, return_matches=True)
-    chunked = sparse_attention(q, kk, v, qp, kp, fn, temperature=0.5, warp_source=src, top_k=k, chunk_elems=1)
+    full = sparse_attention(
+        q, kk, v, qp, kp, fn, temperature=0.5, warp_source=src, top_k=k, return_matches=True
+    )
+    chunked = sparse_attention(
+        q, kk, v, qp, kp, fn, temperature=0.5, warp_source=src, top_k=k, chunk_elems=1
+    )
     out, conf, warp = _reference_on_candidates(q, kk, v, qp, kp, fn(0, h * w), 0.5, src)
     torch.testing.assert_close(full.output, out, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(full.confidence, conf, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(full.warp, warp, rtol=1e-5, atol=1e-5)
-    for a, c in [(full.output, chunked.output), (full.confidence, chunked.confidence), (full.warp, chunked.warp), (full.top_k, chunked.top_k)]:
+    for a, c in [
+        (full.output, chunked.output),
+        (full.confidence, chunked.confidence),
+        (full.warp, chunked.warp),
+        (full.top_k, chunked.top_k),
+    ]:
         assert torch.equal(a, c)
     # the next block's matches are the candidates with the largest unpruned attention
     best = full.matches.attention.topk(k, -1).indices
@@ -114,7 +130,9 @@ def test_dense_and_sparse_agree_when_candidates_are_everything():
     q, k, v = _tokens(b, n, 4, 0), _tokens(b, n, 4, 1), _tokens(b, n, 4, 2)
     qp, kp = _tokens(b, n, 2, 3), _tokens(b, n, 2, 4)
     every = lambda s, e: torch.arange(n).expand(b, e - s, n)  # noqa: E731
-    dense = dense_attention(q, k, v, qp * 2**0.5, kp * 2**0.5, temperature=0.3)  # /P rescales, sign kept
+    dense = dense_attention(
+        q, k, v, qp * 2**0.5, kp * 2**0.5, temperature=0.3
+    )  # /P rescales, sign kept
     sparse = sparse_attention(q, k, v, qp, kp, every, temperature=0.3)
     torch.testing.assert_close(dense.output, sparse.output)
     torch.testing.assert_close(dense.confidence, sparse.confidence)
@@ -149,8 +167,14 @@ def test_gradients_flow_through_sparse_attention_into_the_gate_features():
     kp = _grid_tokens(b, h, w, 2, 4).requires_grad_()
     top = torch.zeros(b, h * w, 1, dtype=torch.long)
     res = sparse_attention(
-        q, _grid_tokens(b, h, w, 4, 1), _grid_tokens(b, h, w, 3, 2), _grid_tokens(b, h, w, 2, 3), kp,
-        inner_scale_candidates(top, h, w), temperature=1.0, warp_source=_grid_tokens(b, h, w, 3, 5),
+        q,
+        _grid_tokens(b, h, w, 4, 1),
+        _grid_tokens(b, h, w, 3, 2),
+        _grid_tokens(b, h, w, 2, 3),
+        kp,
+        inner_scale_candidates(top, h, w),
+        temperature=1.0,
+        warp_source=_grid_tokens(b, h, w, 3, 5),
     )
     (res.output.sum() + res.warp.sum()).backward()
     assert q.grad.abs().sum() > 0 and kp.grad.abs().sum() > 0
@@ -170,6 +194,8 @@ def test_sparse_links_in_place_agree_with_gathered_candidates():
     with torch.no_grad():
         in_place = sparse_attention(q, kk, v, qp, kp, fn, **kwargs)
     for field in ("output", "confidence", "warp"):
-        torch.testing.assert_close(getattr(in_place, field), getattr(gathered, field), rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(
+            getattr(in_place, field), getattr(gathered, field), rtol=1e-5, atol=1e-6
+        )
     assert torch.equal(in_place.top_k, gathered.top_k)
     assert torch.equal(in_place.matches.kept, gathered.matches.kept)

@@ -1,14 +1,14 @@
 """The benchmark entry point and its naive reference attention."""
+
 from __future__ import annotations
 
 import json
 
 import torch
 
+from conftest import random_inputs, tiny_config
 from dynast import bench
 from dynast.attention import inner_scale_candidates, inter_scale_candidates, sparse_attention
-
-from conftest import random_inputs, tiny_config
 
 
 def _grid_inputs(b: int, h: int, w: int, c: int, p: int, seed: int) -> tuple[torch.Tensor, ...]:
@@ -36,7 +36,9 @@ def test_naive_sparse_attention_agrees_with_the_chunked_one():
         ours = sparse_attention(q, key, v, qp, kp, candidates, chunk_elems=64, **kwargs)
         naive = bench.naive_sparse_attention(q, key, v, qp, kp, candidates, **kwargs)
         for name in ("output", "confidence", "warp"):
-            torch.testing.assert_close(getattr(naive, name), getattr(ours, name), rtol=1e-5, atol=1e-5)
+            torch.testing.assert_close(
+                getattr(naive, name), getattr(ours, name), rtol=1e-5, atol=1e-5
+            )
         assert torch.equal(naive.top_k, ours.top_k)
         assert torch.equal(naive.matches.indices, ours.matches.indices)
         assert torch.equal(naive.matches.kept, ours.matches.kept)
@@ -59,16 +61,42 @@ def test_the_model_gives_the_same_image_with_the_naive_attention():
 
 def test_bench_entry_point_prints_json_for_a_tiny_run(capsys, tmp_path):
     plot_path = tmp_path / "plot.png"
-    argv = ["--ngf", "8", "--sizes", "32", "--precisions", "fp32", "--repeats", "1", "--device", "cpu"]
+    argv = [
+        "--ngf",
+        "8",
+        "--sizes",
+        "32",
+        "--precisions",
+        "fp32",
+        "--repeats",
+        "1",
+        "--device",
+        "cpu",
+    ]
     assert bench.main([*argv, "--compare-naive", "--json", "--plot", str(plot_path)]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert set(report) >= {"torch", "threads", "cpu_capability", "gemm_tflops", "results", "naive_over_ours"}
+    assert set(report) >= {
+        "torch",
+        "threads",
+        "cpu_capability",
+        "gemm_tflops",
+        "results",
+        "naive_over_ours",
+    }
     assert report["gemm_tflops"]["cpu/fp32"] > 0
     rows = report["results"]
-    assert [(r["size"], r["dtype"], r["attention"]) for r in rows] == [(32, "fp32", "ours"), (32, "fp32", "naive")]
+    assert [(r["size"], r["dtype"], r["attention"]) for r in rows] == [
+        (32, "fp32", "ours"),
+        (32, "fp32", "naive"),
+    ]
     for row in rows:
         assert "error" not in row, row
-        assert row["device"] == "cpu" and row["ngf"] == 8 and row["batch"] == 1 and len(row["latencies_s"]) == 1
+        assert (
+            row["device"] == "cpu"
+            and row["ngf"] == 8
+            and row["batch"] == 1
+            and len(row["latencies_s"]) == 1
+        )
         assert row["latency_s"] > 0 and row["min_latency_s"] > 0
         assert row["gflops"] > 0 and row["tflops_per_s"] > 0 and row["peak_memory_bytes"] >= 0
     assert report["naive_over_ours"][0]["size"] == 32
@@ -77,11 +105,32 @@ def test_bench_entry_point_prints_json_for_a_tiny_run(capsys, tmp_path):
 
 def test_bench_batches_precisions_and_json_file(tmp_path):
     out = tmp_path / "out.json"
-    argv = ["--ngf", "8", "--sizes", "32", "--precisions", "bf16", "fp16", "--batch", "1", "2",
-            "--repeats", "1", "--device", "cpu", "--json", str(out)]
+    argv = [
+        "--ngf",
+        "8",
+        "--sizes",
+        "32",
+        "--precisions",
+        "bf16",
+        "fp16",
+        "--batch",
+        "1",
+        "2",
+        "--repeats",
+        "1",
+        "--device",
+        "cpu",
+        "--json",
+        str(out),
+    ]
     assert bench.main(argv) == 0
     rows = json.loads(out.read_text())["results"]
-    assert [(r["dtype"], r["batch"]) for r in rows] == [("bf16", 1), ("bf16", 2), ("fp16", 1), ("fp16", 2)]
+    assert [(r["dtype"], r["batch"]) for r in rows] == [
+        ("bf16", 1),
+        ("bf16", 2),
+        ("fp16", 1),
+        ("fp16", 2),
+    ]
     for row in rows:
         assert "error" not in row, row
         assert row["images_per_s"] > 0

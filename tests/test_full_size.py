@@ -1,4 +1,5 @@
 """The full-size generator (ngf 64, 92 M parameters): opt-in, run by .ci/run."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,12 +1,12 @@
 """The generator: outputs, sizes, precision, ablations, persistence, input errors."""
+
 from __future__ import annotations
 
 import pytest
 import torch
 
-from dynast import DynaST, DynaSTConfig
-
 from conftest import random_inputs, tiny_config
+from dynast import DynaST, DynaSTConfig
 
 
 def _model(**overrides) -> DynaST:
@@ -23,10 +23,20 @@ def test_output_structure_warps_and_confidence():
     assert out.image.shape == (2, 3, 32, 32)
     assert out.image.abs().max() <= 1
     kinds = [(b.level, b.kind, b.height) for b in out.blocks]
-    assert kinds == [(4, "dense", 4), (4, "dense", 4), (3, "inter", 8), (3, "inner", 8),
-                     (2, "inter", 16), (2, "inner", 16), (1, "inter", 32), (1, "inner", 32)]
+    assert kinds == [
+        (4, "dense", 4),
+        (4, "dense", 4),
+        (3, "inter", 8),
+        (3, "inner", 8),
+        (2, "inter", 16),
+        (2, "inner", 16),
+        (1, "inter", 32),
+        (1, "inner", 32),
+    ]
     assert [tuple(w.shape) for w in out.warps] == [(2, 3, b.height, b.width) for b in out.blocks]
-    assert [tuple(c.shape) for c in out.confidence] == [(2, 1, b.height, b.width) for b in out.blocks]
+    assert [tuple(c.shape) for c in out.confidence] == [
+        (2, 1, b.height, b.width) for b in out.blocks
+    ]
     n_cands = [16, 16, 16, 20, 16, 20, 16, 20]
     assert [m.indices.shape[-1] for m in out.matches] == n_cands
     for block, conf, warp, m in zip(out.blocks, out.confidence, out.warps, out.matches):
@@ -101,7 +111,12 @@ def test_bf16_autocast_runs_and_stays_close_to_fp32():
 
 @pytest.mark.parametrize(
     "switch",
-    [dict(prune=False), dict(inner_scale=False), dict(finest_match_stride=2), dict(finest_match_stride=8)],
+    [
+        dict(prune=False),
+        dict(inner_scale=False),
+        dict(finest_match_stride=2),
+        dict(finest_match_stride=8),
+    ],
 )
 def test_each_ablation_switch_changes_the_output(switch):
     cfg = tiny_config()
@@ -147,7 +162,9 @@ def test_save_in_fp16_halves_the_file_and_loads_as_fp32(tmp_path):
     loaded = DynaST.from_pretrained(tmp_path / "fp16")
     assert all(p.dtype == torch.float32 for p in loaded.parameters())
     ref = model.levels["level1"].blocks[0].to_q.weight
-    torch.testing.assert_close(loaded.levels["level1"].blocks[0].to_q.weight, ref, rtol=1e-3, atol=1e-3)
+    torch.testing.assert_close(
+        loaded.levels["level1"].blocks[0].to_q.weight, ref, rtol=1e-3, atol=1e-3
+    )
 
 
 def test_from_pretrained_explains_a_missing_directory(tmp_path):
@@ -208,8 +225,16 @@ def test_levels_run_one_after_another_as_the_paper_loop():
         state = LevelState(None, None, None, model.position_grid(4, 4), None)
         n_blocks = []
         for i, level in enumerate(model.levels.values()):
-            state, records = level(state, targets[3 - i], references[3 - i], tgt, reference,
-                                   top_k=cfg.top_k, ref_image=None, return_matches=False)
+            state, records = level(
+                state,
+                targets[3 - i],
+                references[3 - i],
+                tgt,
+                reference,
+                top_k=cfg.top_k,
+                ref_image=None,
+                return_matches=False,
+            )
             n_blocks.append(len(records))
             assert state.decoded.shape[-1] == 32 // level.stride
         image = torch.tanh(model.to_image(state.decoded))
@@ -223,7 +248,7 @@ def test_levels_run_one_after_another_as_the_paper_loop():
         (lambda t: t[:0], "batch is empty"),
         (lambda t: t.clone().index_fill_(3, torch.tensor([3]), float("nan")), "NaN or infinite"),
         (lambda t: t.clone().index_fill_(2, torch.tensor([0]), float("inf")), "NaN or infinite"),
-        (lambda t: (t > 0), "floating-point"),
+        (lambda t: t > 0, "floating-point"),
     ],
 )
 def test_bad_values_raise_an_input_error_naming_the_problem(change, message):

@@ -1,4 +1,5 @@
 """Our port against the authors' generator (fixtures made with their code on random weights)."""
+
 from __future__ import annotations
 
 import json
@@ -6,10 +7,16 @@ import json
 import pytest
 import torch
 
-from dynast import DynaST
-from dynast.convert import ConversionError, convert_state_dict, load_authors_checkpoint, main as convert_main
-
 from conftest import FIXTURES
+from dynast import DynaST
+from dynast.convert import (
+    ConversionError,
+    convert_state_dict,
+    load_authors_checkpoint,
+)
+from dynast.convert import (
+    main as convert_main,
+)
 
 PARITY = FIXTURES / "official_parity"
 TOLERANCE = 1e-4
@@ -39,9 +46,10 @@ def test_deepfashion_parity(tmp_path):
 
     In sample 0 one gate input at full resolution sits within float32 rounding of zero, so
     which side it lands on depends on the machine's summation order (a 1e-7 relative change
-    of the input flips it). We check: the output matches everywhere outside a small
-    11x11 window (one pixel's reach through the last five 3x3 convolutions), and the same input perturbed by 1e-7 (relative, fixed seeds) reproduces the
-    authors' output to 1e-4 in every pixel. A porting error fails both.
+    of the input flips it). We check: the output matches everywhere outside a small 11x11
+    window (one pixel's reach through the last five 3x3 convolutions), and the same input
+    perturbed by 1e-7 (relative, fixed seeds) reproduces the authors' output to 1e-4 in every
+    pixel. A porting error fails both.
     """
     model = _convert_and_reload("deepfashion_ngf8_64", tmp_path)
     io = torch.load(PARITY / "deepfashion_ngf8_64_io.pth", weights_only=True)
@@ -55,7 +63,11 @@ def test_deepfashion_parity(tmp_path):
     best = []
     for seed in range(4):
         g = torch.Generator().manual_seed(seed)
-        perturbed = dict(io, ref_image=io["ref_image"] * (1 + 1e-7 * torch.randn(io["ref_image"].shape, generator=g)))
+        perturbed = dict(
+            io,
+            ref_image=io["ref_image"]
+            * (1 + 1e-7 * torch.randn(io["ref_image"].shape, generator=g)),
+        )
         best.append((_run(model, perturbed) - io["fake_image"]).abs().max().item())
     assert min(best) <= TOLERANCE, best
 
@@ -77,12 +89,26 @@ def test_full_size_key_mapping_loads_strictly(name):
             state[key] = state[key.replace("model.2.weight", "relu.weight")]
     model = convert_state_dict(state)
     cfg = model.config
-    assert (cfg.ngf, cfg.max_multi, cfg.n_layers, cfg.pos_dim, cfg.prune_dim, cfg.train_size) == (64, 8, 2, 16, 16, (256, 256))
+    assert (cfg.ngf, cfg.max_multi, cfg.n_layers, cfg.pos_dim, cfg.prune_dim, cfg.train_size) == (
+        64,
+        8,
+        2,
+        16,
+        16,
+        (256, 256),
+    )
     assert cfg.semantic_nc == (20 if name == "deepfashion" else 15)
     ours = model.state_dict()
-    assert torch.equal(ours["levels.level4.blocks.0.to_q.weight"], state["transformer_4.0.f.weight"])
-    assert torch.equal(ours["levels.level1.target_embed.conv1.parametrizations.weight.original"], state["embed_q1.conv_0.weight_orig"])
-    assert torch.equal(ours["levels.level3.fuse.norm2.beta.bias"], state["embed_3.norm_1.mlp_beta.bias"])
+    assert torch.equal(
+        ours["levels.level4.blocks.0.to_q.weight"], state["transformer_4.0.f.weight"]
+    )
+    assert torch.equal(
+        ours["levels.level1.target_embed.conv1.parametrizations.weight.original"],
+        state["embed_q1.conv_0.weight_orig"],
+    )
+    assert torch.equal(
+        ours["levels.level3.fuse.norm2.beta.bias"], state["embed_3.norm_1.mlp_beta.bias"]
+    )
 
 
 def test_conversion_lists_bad_keys():

@@ -1,13 +1,13 @@
-"""Lower precision: the cast-once inference copy, float32 norms under fp16, TF32 off in attention."""
+"""Lower precision: the cast-once inference copy, float32 norms under fp16, no TF32 in attention."""
+
 from __future__ import annotations
 
 import torch
 
+from conftest import random_inputs, tiny_config
 from dynast import DynaST
 from dynast.attention import AttentionKernels, sparse_attention
 from dynast.layers import l2_normalize, positional_norm, tf32_enabled
-
-from conftest import random_inputs, tiny_config
 
 
 def _model() -> DynaST:
@@ -72,7 +72,9 @@ def test_fp16_autocast_is_finite_on_flat_inputs():
 def test_positional_norm_matches_its_definition():
     x = torch.randn(2, 16, 5, 7).contiguous(memory_format=torch.channels_last)
     var, mean = torch.var_mean(x, dim=1, keepdim=True)
-    torch.testing.assert_close(positional_norm(x), (x - mean) / (var + 1e-8).sqrt(), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(
+        positional_norm(x), (x - mean) / (var + 1e-8).sqrt(), rtol=1e-5, atol=1e-5
+    )
 
 
 def test_tf32_is_off_inside_the_attention_and_restored_after():
@@ -85,7 +87,9 @@ def test_tf32_is_off_inside_the_attention_and_restored_after():
 
     model = DynaST(cfg, kernels=AttentionKernels(sparse=spy)).eval()
     block = model.levels["level1"].blocks[0]
-    handle = block.spade.register_forward_pre_hook(lambda *a: seen.append(("spade", tf32_enabled())))
+    handle = block.spade.register_forward_pre_hook(
+        lambda *a: seen.append(("spade", tf32_enabled()))
+    )
     before = tf32_enabled()
     with torch.no_grad():
         model(*random_inputs(cfg))

@@ -1,4 +1,5 @@
 """Device and precision choice (dynast.inference.runtime), with injected capabilities."""
+
 from __future__ import annotations
 
 import pytest
@@ -48,7 +49,9 @@ def test_default_device_and_precision_on_this_machine():
     assert default_precision(device) in PRECISIONS
 
 
-@pytest.mark.parametrize("precision, dtype", [("fp32", None), ("bf16", torch.bfloat16), ("fp16", torch.float16)])
+@pytest.mark.parametrize(
+    "precision, dtype", [("fp32", None), ("bf16", torch.bfloat16), ("fp16", torch.float16)]
+)
 def test_precision_context_sets_autocast(precision, dtype):
     with precision_context("cpu", precision):
         assert torch.is_autocast_enabled("cpu") == (dtype is not None)

@@ -12,6 +12,7 @@ the fastest precision that the hardware computes natively:
 for bf16/fp16 (the generator then runs on a copy of its weights cast once, see
 ``DynaST.forward``), nothing for fp32; on CUDA it also turns on ``cudnn.benchmark``.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -23,7 +24,11 @@ import torch
 
 Precision = Literal["fp32", "bf16", "fp16"]
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16")
-DTYPES: dict[str, torch.dtype] = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+DTYPES: dict[str, torch.dtype] = {
+    "fp32": torch.float32,
+    "bf16": torch.bfloat16,
+    "fp16": torch.float16,
+}
 NATIVE_BF16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
 
 
@@ -69,7 +74,9 @@ def default_device() -> torch.device:
     return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
 
 
-def default_precision(device: torch.device | str, capability: Capability | None = None) -> Precision:
+def default_precision(
+    device: torch.device | str, capability: Capability | None = None
+) -> Precision:
     """The fastest native precision of ``device`` (see the module docstring).
 
     ``capability``: injected for tests; None detects it.
@@ -88,7 +95,9 @@ def default_precision(device: torch.device | str, capability: Capability | None 
 def check_precision(precision: str) -> Precision:
     """``precision`` if it is one of PRECISIONS, else ``UnknownPrecision``."""
     if precision not in PRECISIONS:
-        raise UnknownPrecision(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
+        raise UnknownPrecision(
+            f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}"
+        )
     return precision  # type: ignore[return-value]
 
 
