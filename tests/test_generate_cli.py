@@ -53,7 +53,11 @@ def test_pose_photo_with_warps(ckpts: dict[str, Path], tmp_path: Path,
                         "--out", str(tmp_path / "sub" / "out.png"),
                         "--warps-dir", str(tmp_path / "warps"))
     assert code == 0 and isinstance(report, dict)
-    assert Image.open(tmp_path / "sub" / "out.png").size == (64, 64)
+    # fitted to the training frame, the result is pasted back into the target photo's frame
+    assert report["pasted"] is True
+    assert Image.open(tmp_path / "sub" / "out.png").size == Image.open(POSE_TGT).size
+    assert Image.open(tmp_path / "warps" / "model_output.png").size == (64, 64)
+    assert Image.open(tmp_path / "warps" / "model_input.png").size == (64, 64)
     assert report["task"] == "pose" and report["resolution"] == [64, 64]
     assert set(report["timings"]) >= {"load", "semantics", "model", "total"}
     assert isinstance(report["warnings"], list)
