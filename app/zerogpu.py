@@ -7,9 +7,10 @@ pickled across (CPU tensors travel as shared-memory handles). So here:
 * the app loads its models on the CPU at start (``DynaSTPipeline(..., device="cpu")``) and
   computes semantics and PNGs in the main process, off the GPU;
 * :class:`ZeroGPURunner` is the pipeline's model runner (interface 6 of docs/CONTRACTS.md):
-  it hands the model and the CPU tensors to :func:`_model_call`, the only decorated
-  function, which moves the model to CUDA, runs it and returns a compact CPU copy of the
-  output (:func:`compact_output`);
+  it hands a :class:`ModelRef` (config and weights: the model's spectral-norm
+  parametrizations cannot be pickled) and the CPU tensors to :func:`_model_call`, the only
+  decorated function, which moves the model to CUDA, runs it and returns a compact CPU copy
+  of the output (:func:`compact_output`);
 * the GPU time asked for, :func:`gpu_seconds`, grows with the number of pixels, since a
   shorter request gets a better place in ZeroGPU's queue.
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import pickle
 import threading
 import traceback
 from collections.abc import Callable
@@ -37,7 +39,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from dynast.model import DynaST, DynaSTOutput
 
 __all__ = ["on_zerogpu", "make_runner", "zerogpu_capability", "zerogpu_precision",
-           "gpu_seconds", "compact_output", "output_nbytes", "ZeroGPURunner", "GPU_SECONDS_BASE",
+           "gpu_seconds", "compact_output", "output_nbytes", "ModelRef", "ZeroGPURunner",
+           "GPU_SECONDS_BASE",
            "GPU_SECONDS_PER_MEGAPIXEL", "GPU_SECONDS_MAX"]
 
 # Requested GPU seconds = base + per megapixel of the batch, capped. The base covers the
@@ -117,35 +120,84 @@ def output_nbytes(out: DynaSTOutput) -> int:
     return sum(t.numel() * t.element_size() for t in tensors)
 
 
+class ModelRef:
+    """What crosses to the GPU worker instead of the model (whose spectral-norm
+    parametrizations cannot be pickled): its config and ``state_dict`` (shared-memory tensors).
+
+    In the worker, unpickling looks the model up by ``key`` among those it already built, so
+    a worker kept warm by ZeroGPU builds (and copies to the GPU) each model once.
+    """
+
+    def __init__(self, model: DynaST, key: str | None = None) -> None:
+        self.model = model
+        self.key = key or f"{os.getpid()}-{id(model)}"
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return _worker_model, (self.key, self.model.config, self.model.state_dict())
+
+
+_WORKER_MODELS: dict[str, DynaST] = {}
+_WORKER_MODELS_MAX = 4
+
+
+def _worker_model(key: str, config: Any, state: dict[str, torch.Tensor]) -> ModelRef:
+    """Unpickling a :class:`ModelRef` in the worker: the model built before, or a new one."""
+    if not key.startswith(f"{os.getpid()}-"):
+        # A forked worker: OpenMP's thread pool does not survive fork (a parallel CPU op can
+        # hang), and the heavy work here runs on the GPU anyway.
+        torch.set_num_threads(1)
+    model = _WORKER_MODELS.get(key)
+    if model is None:
+        from dynast.model import DynaST
+
+        model = DynaST(config)
+        model.load_state_dict(state, strict=True)
+        model.eval()
+        while len(_WORKER_MODELS) >= _WORKER_MODELS_MAX:
+            _WORKER_MODELS.pop(next(iter(_WORKER_MODELS)))
+        _WORKER_MODELS[key] = model
+    return ModelRef(model, key)
+
+
 @dataclass
 class _Failure:
     """An exception raised in the GPU worker, carried back as a value so that the main
-    process re-raises it with its own type and message (ZeroGPU would otherwise replace a
+    process re-raises it with its type and message (ZeroGPU would otherwise replace a
     non-Gradio exception by a generic "ZeroGPU worker error")."""
 
     error: BaseException
     trace: str
 
 
-def _model_call(model: DynaST, ref_image: torch.Tensor, ref_semantics: torch.Tensor | None,
+def _portable(exc: Exception) -> BaseException:
+    """``exc`` if it survives pickling, else a ValueError / RuntimeError with its text."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+        return exc
+    except Exception:  # noqa: BLE001 - any exception class may refuse to round-trip
+        kind = ValueError if isinstance(exc, ValueError) else RuntimeError
+        return kind(f"{type(exc).__name__}: {exc}")
+
+
+def _model_call(ref: ModelRef, ref_image: torch.Tensor, ref_semantics: torch.Tensor | None,
                 target_semantics: torch.Tensor, *, top_k: int, precision: str
                 ) -> DynaSTOutput | _Failure:
     """The GPU part of a request: CPU tensors in, a compact CPU output back.
 
     Runs in ZeroGPU's worker with the GPU attached (in-process elsewhere). The model is moved
-    to CUDA here (in the worker, the main process's copy stays on the CPU).
+    to CUDA here; in the worker that is the worker's copy, the main process's stays on the CPU.
     """
     try:
         device = torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
-        model = model.to(device)
         args = [None if t is None else t.to(device) for t in
                 (ref_image, ref_semantics, target_semantics)]
         with _MODEL_LOCK, torch.inference_mode(), precision_context(device, precision):
+            model = ref.model.to(device)
             out = model(args[0], args[1], args[2], return_warps=True, return_matches=True,
                         top_k=top_k)
         return compact_output(out)
     except Exception as exc:  # noqa: BLE001 - re-raised in the main process
-        return _Failure(exc, traceback.format_exc())
+        return _Failure(_portable(exc), traceback.format_exc())
 
 
 class ZeroGPURunner:
@@ -179,7 +231,8 @@ class ZeroGPURunner:
         """Run the model on the GPU worker; tensors (B, C, H, W) on the CPU in and out."""
         cpu = [None if t is None else t.detach().cpu() for t in
                (ref_image, ref_semantics, target_semantics)]
-        result = self.call(model, cpu[0], cpu[1], cpu[2], top_k=top_k, precision=precision)
+        result = self.call(ModelRef(model), cpu[0], cpu[1], cpu[2], top_k=top_k,
+                           precision=precision)
         if isinstance(result, _Failure):
             if not isinstance(result.error, ValueError):
                 LOG.error("model call failed on the GPU worker:\n%s", result.trace)

@@ -6,15 +6,16 @@ decorated (semantics and PNG encoding stay in the main process).
 """
 from __future__ import annotations
 
+import multiprocessing
 import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from conftest import random_inputs, tiny_config
 
 from app import zerogpu
+from conftest import random_inputs, tiny_config
 from dynast import DynaST
 from dynast.inference.pipeline import LocalRunner
 from dynast.pipeline import DynaSTPipeline
@@ -99,7 +100,7 @@ def test_only_the_model_call_is_decorated_with_a_duration_from_the_size(tiny: Dy
     assert gpu.decorated == [(zerogpu._model_call, zerogpu.gpu_seconds)]
     out = _run(runner, tiny, size=64)
     (args, kwargs, seconds), = gpu.calls
-    assert args[0] is tiny and kwargs == {"top_k": 3, "precision": "fp32"}
+    assert args[0].model is tiny and kwargs == {"top_k": 3, "precision": "fp32"}
     assert all(t is None or t.device.type == "cpu" for t in args[1:])
     assert seconds == zerogpu.GPU_SECONDS_BASE + 1  # 64x64 is 0.004 megapixels
     assert out.image.device.type == "cpu" and out.image.dtype == torch.float32
@@ -108,6 +109,50 @@ def test_only_the_model_call_is_decorated_with_a_duration_from_the_size(tiny: Dy
     assert sizes == {256: 12, 512: 16, 1024: 31}
     assert zerogpu.gpu_seconds(None, None, None, torch.empty(8, 1, 1024, 1024), top_k=4,
                                precision="bf16") == zerogpu.GPU_SECONDS_MAX
+
+
+def _serve(fn, inbox, outbox) -> None:
+    args, kwargs = inbox.get()
+    outbox.put(fn(*args, **kwargs))
+    inbox.get()  # stay alive (as ZeroGPU's workers do) until the result's tensors are fetched
+
+
+class _ForkedGPU:
+    """Like ZeroGPU: the decorated function runs in a forked worker process and its
+    arguments and result cross through pickling queues (torch's shared-memory reductions)."""
+
+    def __call__(self, *, duration):
+        def wrap(fn):
+            def call(*args, **kwargs):
+                ctx = multiprocessing.get_context("fork")
+                inbox, outbox = ctx.SimpleQueue(), ctx.SimpleQueue()
+                worker = ctx.Process(target=_serve, args=(fn, inbox, outbox), daemon=True)
+                worker.start()
+                try:
+                    inbox.put((args, kwargs))
+                    return outbox.get()
+                finally:
+                    inbox.put(None)
+                    worker.join(60)
+
+            return call
+
+        return wrap
+
+
+def test_the_model_crosses_a_process_boundary_like_on_zerogpu(tiny: DynaST) -> None:
+    """The model holds spectral-norm parametrizations, which cannot be pickled: the runner
+    sends a ModelRef (config + weights) that the worker rebuilds."""
+    got = _run(zerogpu.ZeroGPURunner(_ForkedGPU()), tiny)
+    want = _run(LocalRunner(), tiny)
+    assert torch.equal(got.image, want.image)
+    assert [tuple(m.indices.shape) for m in got.matches] == [tuple(m.indices.shape)
+                                                            for m in want.matches]
+    ref, ref_sem, tgt_sem = random_inputs(tiny.config)
+    ref[0, 0, 0, 0] = float("nan")
+    with pytest.raises(ValueError):
+        zerogpu.ZeroGPURunner(_ForkedGPU())(tiny, ref, ref_sem, tgt_sem, top_k=3,
+                                             precision="fp32")
 
 
 def test_spaces_gpu_is_applied_nowhere_else_in_the_app() -> None:
