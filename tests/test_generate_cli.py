@@ -103,8 +103,9 @@ def test_face_sketch_and_style_folder(ckpts: dict[str, Path], tmp_path: Path,
                          "--reference", str(STYLE), "--target", str(folder),
                          "--out-dir", str(tmp_path / "styled"))
     assert code == 1, "one target failed"
-    assert isinstance(reports, list) and [Path(r["out"]).name for r in reports] == \
-        ["a.png", "b.png"]
+    assert isinstance(reports, list) and [Path(r.get("out", "-")).name for r in reports] == \
+        ["a.png", "b.png", "-"]
+    assert reports[2]["target"] == "broken.png" and "not a readable image" in reports[2]["error"]
     assert Image.open(tmp_path / "styled" / "b.png").size == (64, 48)  # the content's aspect
     assert "error: broken.png: " in LAST_ERR[0]
 

@@ -201,6 +201,7 @@ def _generate(args: argparse.Namespace) -> int:
                 raise
             failures += 1
             print(f"error: {name}: {exc}", file=sys.stderr)
+            reports.append({"target": str(name), "error": str(exc)})
             continue
         finally:
             if bar is not None:
@@ -220,9 +221,11 @@ def _generate(args: argparse.Namespace) -> int:
         bar.close()
     if args.json:
         print(json.dumps(reports[0] if args.out is not None else reports, indent=2))
-    elif reports:
-        print(f"wrote {len(reports)} image(s): {reports[0]['out']}"
-              + (" ..." if len(reports) > 1 else ""), file=sys.stderr)
+    else:
+        written = [r["out"] for r in reports if "out" in r]
+        if written:
+            print(f"wrote {len(written)} image(s): {written[0]}"
+                  + (" ..." if len(written) > 1 else ""), file=sys.stderr)
     return 1 if failures else 0
 
 
