@@ -39,7 +39,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse with usage errors as one line on stderr and exit status 2."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"error: {message} (see python -m dynast {self.prog.split()[-1]} --help)\n")
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
 def _parser() -> argparse.ArgumentParser:
