@@ -9,7 +9,8 @@ Steps (``--steps`` picks some): ``versions`` (machine, CUDA capability, package 
 sparse warp rows summing to 1 or 0); ``bench`` (``python -m dynast.bench``: 256/512/1024,
 fp32/bf16/fp16, batch 1 and 8); ``train`` (``torchrun --nproc_per_node=1``: 3 steps bf16 and 3
 fp16, each saved and resumed for 3 more); ``pipeline`` (each task with its shipped
-checkpoint); ``app`` (the app as a server, each task through ``gradio_client``).
+checkpoint, and the ZeroGPU runner's path against the default one); ``app`` (the app as a
+server, each task through ``gradio_client``).
 
 With ``--cpu`` every step runs on the CPU at small sizes (a CPU-to-CPU comparison where a
 step compares with CUDA): it checks that the script itself works. It writes
@@ -273,7 +274,29 @@ def step_pipeline(c: Check) -> dict[str, Any]:
         res[task] = {"precision": runs[-1].precision, "image_size": list(runs[-1].image.size),
                      "cold": runs[0].timings, "warm": runs[-1].timings}
         ok &= runs[-1].image.size[0] > 0
+    res["zerogpu_runner"] = _zerogpu_runner_matches(c)
+    ok &= res["zerogpu_runner"]["max_abs_diff"] <= 1
     return {"ok": ok, **res}
+
+
+def _zerogpu_runner_matches(c: Check) -> dict[str, Any]:
+    """The ZeroGPU runner's path (model on the CPU, moved to the device inside the call),
+    in-process, against the default runner: the largest pixel difference (0-255)."""
+    import numpy as np
+
+    from app.zerogpu import ZeroGPURunner
+    from dynast import DynaST
+    from dynast.pipeline import DynaSTPipeline
+
+    ref, tgt = (ROOT / p for p in EXAMPLES["face"])
+    kw = dict(precision="fp32", resolution=_size("face", c.cpu))
+    model = DynaST.from_pretrained(ROOT / "checkpoints/face").eval()  # its own CPU copy
+    runner = ZeroGPURunner(gpu=lambda duration: (lambda fn: fn))
+    with tf32(False):
+        want = DynaSTPipeline("face", device=c.device, **kw)(ref, tgt).image
+        got = DynaSTPipeline("face", device="cpu", model=model, runner=runner, **kw)(ref, tgt)
+    diff = np.abs(np.asarray(got.image, np.int16) - np.asarray(want, np.int16)).max()
+    return {"max_abs_diff": int(diff), "model_device": str(next(model.parameters()).device)}
 
 
 def free_port() -> int:
@@ -358,8 +381,10 @@ def summarise(name: str, r: dict[str, Any]) -> str:
                 parts.append(f"{key}: {nums}")
         return "; ".join(parts)
     if name == "pipeline":
-        return "; ".join(f"{t}: model {v['warm']['model']:.3f} s warm ({v['precision']})"
-                         for t, v in r.items() if t in EXAMPLES)
+        return "; ".join([f"{t}: model {v['warm']['model']:.3f} s warm ({v['precision']})"
+                          for t, v in r.items() if t in EXAMPLES]
+                         + [f"ZeroGPU runner vs default: "
+                            f"{r['zerogpu_runner']['max_abs_diff']}/255"])
     if name == "app":
         return "; ".join(f"{t}: {v['seconds']} s" for t, v in r.items() if t in EXAMPLES)
     if name == "train":
