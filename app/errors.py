@@ -17,6 +17,7 @@ import inspect
 import logging
 import re
 import threading
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -124,6 +125,33 @@ def status_markdown(*, timings: str = "", warnings: list[str] | tuple[str, ...] 
     return "\n\n".join(lines)
 
 
+def _refuse_huge(payload: Any) -> None:
+    """Raise PIL's DecompressionBombError for an uploaded file that declares more pixels than
+    the pipeline accepts (``dynast.semantics.image_io.MAX_PIXELS``); reads headers only."""
+    from PIL import Image
+
+    from dynast.semantics.image_io import MAX_PIXELS
+
+    files = [payload]
+    if hasattr(payload, "background"):  # a sketchpad value
+        files = [payload.background, payload.composite, *(getattr(payload, "layers", None) or [])]
+    for item in files:
+        path = getattr(item, "path", None)
+        if not path:
+            continue
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                with Image.open(path) as im:
+                    width, height = im.size
+        except Image.DecompressionBombError:
+            raise
+        except Exception:  # noqa: BLE001 - not an image: Gradio or the pipeline says so
+            continue
+        if width * height > MAX_PIXELS:
+            raise Image.DecompressionBombError(f"{width}x{height} pixels")
+
+
 def guard_upload(component: Any, label: str | None = None) -> Any:
     """Make ``component``'s upload decoding failures a clear :class:`gr.Error`.
 
@@ -138,13 +166,14 @@ def guard_upload(component: Any, label: str | None = None) -> Any:
     @functools.wraps(original)
     def preprocess(payload: Any) -> Any:
         try:
+            _refuse_huge(payload)  # before Gradio decodes anything (the sketchpad does)
             return original(payload)
         except gr.Error:
             raise
         except Exception as exc:  # noqa: BLE001
             if type(exc).__name__ == "DecompressionBombError":
-                msg = ("the uploaded file declares an enormous number of pixels (a "
-                       "decompression bomb?) and was refused; upload a picture of a few "
+                msg = (f"the uploaded file declares an enormous number of pixels ({exc}) "
+                       "and was refused (a decompression bomb?); upload a picture of a few "
                        "megapixels.")
             else:
                 msg = (f"the uploaded file cannot be read as an image "
