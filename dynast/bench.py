@@ -163,7 +163,8 @@ def measure(
 
     Meant to run in a fresh process (see ``_run_child``): the CPU peak memory is the growth
     of the process's peak RSS from after building the model and one 16x16 pass (which
-    absorbs the libraries' one-time set-up) to the end of the passes.
+    absorbs the libraries' one-time set-up and builds the cast copy) to the end of the
+    passes. FLOPs are counted in one more pass afterwards.
     """
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -186,9 +187,7 @@ def measure(
         base = _peak_rss_bytes()
     times = []
     with torch.no_grad(), runtime.precision_context(dev, dtype):
-        counter = FlopCounterMode(display=False)
-        with counter:
-            model(*inputs)
+        model(*inputs)  # warm-up
         _sync(dev)
         for _ in range(repeats):
             start = time.perf_counter()
@@ -200,6 +199,11 @@ def measure(
         if dev.type == "cuda"
         else _peak_rss_bytes() - base
     )
+    # FLOPs last (the peak is read): with gradients on but nothing requiring them, the sparse
+    # links are gathered (the counter would count a CSR product as a dense one).
+    counter = FlopCounterMode(display=False)
+    with torch.enable_grad(), runtime.precision_context(dev, dtype), counter:
+        model.requires_grad_(False)(*inputs)
     latency = statistics.median(times)
     flops = counter.get_total_flops()
     return Measurement(

@@ -135,9 +135,9 @@ class MatchingLevel(nn.Module):
                 return_matches=return_matches,
             )
             links = result.top_k
-            records.append(
-                BlockRecord(BlockInfo(self.level, block.kind, h, w, self.stride), result)
-            )
+            info = BlockInfo(self.level, block.kind, h, w, self.stride)
+            records.append(BlockRecord(info, result.confidence, result.warp, result.matches))
+            del result  # its attention output is consumed: free it before the next block
 
         if coarser.decoded is None:
             decoded = y

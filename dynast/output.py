@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from dynast.attention import AttentionResult, Matches
+from dynast.attention import Matches
 
 
 @dataclass(frozen=True)
@@ -45,10 +45,13 @@ class DynaSTOutput:
 
 @dataclass
 class BlockRecord:
-    """One transformer block's place and attention result, for the output."""
+    """What the output keeps of one transformer block (not its attention output, which the
+    block consumes): its place, confidence (B, h*w), warp (B, h*w, 3) or None, matches."""
 
     info: BlockInfo
-    result: AttentionResult
+    confidence: torch.Tensor
+    warp: torch.Tensor | None
+    matches: Matches | None
 
 
 def collect_output(image: torch.Tensor, records: list[BlockRecord]) -> DynaSTOutput:
@@ -56,9 +59,9 @@ def collect_output(image: torch.Tensor, records: list[BlockRecord]) -> DynaSTOut
     out = DynaSTOutput(image=image, blocks=[r.info for r in records])
     for r in records:
         b, h, w = image.shape[0], r.info.height, r.info.width
-        out.confidence.append(r.result.confidence.view(b, 1, h, w))
-        if r.result.warp is not None:
-            out.warps.append(r.result.warp.transpose(1, 2).reshape(b, -1, h, w))
-        if r.result.matches is not None:
-            out.matches.append(r.result.matches)
+        out.confidence.append(r.confidence.view(b, 1, h, w))
+        if r.warp is not None:
+            out.warps.append(r.warp.transpose(1, 2).reshape(b, -1, h, w))
+        if r.matches is not None:
+            out.matches.append(r.matches)
     return out

@@ -65,20 +65,22 @@ class TransformerBlock(nn.Module):
         q_prune, k_prune (B, hw, prune), in the projections' dtype. The 1x1 convolutions
         run as matrix products on the tokens (free views of channels-last maps)."""
         dtype = self.to_q.weight.dtype
-        x, kv, pos = (_tokens(t).to(dtype) for t in (x, kv, pos))
-        query = torch.cat([l2_normalize(x, dim=-1), pos], dim=-1)
-        key = torch.cat([l2_normalize(kv, dim=-1), pos], dim=-1)
+        pos = _tokens(pos).to(dtype)
+
+        def features(t: torch.Tensor) -> torch.Tensor:  # [l2norm(t), pos] tokens
+            return torch.cat([l2_normalize(_tokens(t).to(dtype), dim=-1), pos], dim=-1)
 
         def project(conv: nn.Conv2d, tokens: torch.Tensor) -> torch.Tensor:
             return F.linear(tokens, conv.weight.flatten(1), conv.bias)
 
-        return (
-            project(self.to_q, query),
-            project(self.to_k, key),
-            project(self.to_v, kv),
-            project(self.prune_q, query),
-            project(self.prune_k, key),
-        )
+        # One input at a time, so that at most one float32 copy of the features is alive.
+        query = features(x)
+        q, q_prune = project(self.to_q, query), project(self.prune_q, query)
+        del query
+        key = features(kv)
+        k, k_prune = project(self.to_k, key), project(self.prune_k, key)
+        del key
+        return q, k, project(self.to_v, _tokens(kv).to(dtype)), q_prune, k_prune
 
     def forward(
         self,
