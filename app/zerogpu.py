@@ -227,8 +227,12 @@ class ZeroGPURunner:
 
     def __call__(self, model: DynaST, ref_image: torch.Tensor,
                  ref_semantics: torch.Tensor | None, target_semantics: torch.Tensor, *,
-                 top_k: int, precision: str) -> DynaSTOutput:
-        """Run the model on the GPU worker; tensors (B, C, H, W) on the CPU in and out."""
+                 top_k: int, precision: str,
+                 on_level: Callable[[int, int], None] | None = None) -> DynaSTOutput:
+        """Run the model on the GPU worker; tensors (B, C, H, W) on the CPU in and out.
+
+        ``on_level`` is accepted for the runner interface but not called: the worker is
+        another process and reports nothing back until the whole call is done."""
         cpu = [None if t is None else t.detach().cpu() for t in
                (ref_image, ref_semantics, target_semantics)]
         result = self.call(ModelRef(model), cpu[0], cpu[1], cpu[2], top_k=top_k,

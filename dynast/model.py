@@ -16,6 +16,7 @@ the block's matching (Eq. 12-13), the confidence map, and the kept candidates.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -178,6 +179,7 @@ class DynaST(nn.Module):
         return_matches: bool = False,
         *,
         top_k: int | None = None,
+        on_level: Callable[[int, int], None] | None = None,
     ) -> DynaSTOutput:
         """Generate the target image.
 
@@ -188,6 +190,7 @@ class DynaST(nn.Module):
             return_warps: also return every block's warped reference.
             return_matches: also return every block's candidates for inspection.
             top_k: matches kept per query between blocks; None: the config's ``top_k``.
+            on_level: called as ``on_level(done, total)`` after each level (progress reports).
 
         Raises ``InvalidInputError`` (a ValueError) naming any problem with the inputs.
         """
@@ -203,6 +206,7 @@ class DynaST(nn.Module):
                     return_warps,
                     return_matches,
                     top_k=top_k,
+                    on_level=on_level,
                 )
         dtype = self.to_image.weight.dtype
         ref_image, ref_semantics, target_semantics = (
@@ -231,6 +235,8 @@ class DynaST(nn.Module):
                     return_matches=return_matches,
                 )
                 records.extend(done)
+                if on_level is not None:
+                    on_level(i + 1, len(self.levels))
             image = torch.tanh(self.to_image(state.decoded)).contiguous()
         return collect_output(image, records)
 

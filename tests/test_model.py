@@ -281,3 +281,12 @@ def test_truncated_weights_file_is_a_checkpoint_error(tmp_path):
     weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
     with pytest.raises(InvalidCheckpointError, match="truncated or corrupt"):
         DynaST.from_pretrained(tmp_path / "m")
+
+
+def test_on_level_reports_each_level_coarse_to_fine() -> None:
+    cfg = tiny_config()
+    seen: list[tuple[int, int]] = []
+    with torch.no_grad():
+        model = DynaST(cfg).eval()
+        model(*random_inputs(cfg), on_level=lambda done, total: seen.append((done, total)))
+    assert seen == [(1, 4), (2, 4), (3, 4), (4, 4)]

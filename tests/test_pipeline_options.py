@@ -56,11 +56,12 @@ def test_injected_runner_gets_cpu_tensors(model: DynaST) -> None:
     calls: list[dict[str, Any]] = []
 
     def runner(m: DynaST, ref: torch.Tensor, ref_sem: torch.Tensor | None, tgt: torch.Tensor,
-               *, top_k: int, precision: str) -> Any:
+               *, top_k: int, precision: str, on_level: Any = None) -> Any:
         calls.append(dict(device=ref.device.type, ref_sem=ref_sem, shape=tuple(tgt.shape),
                           top_k=top_k, precision=precision))
         with torch.inference_mode():
-            return m(ref, ref_sem, tgt, return_warps=True, return_matches=True, top_k=top_k)
+            return m(ref, ref_sem, tgt, return_warps=True, return_matches=True, top_k=top_k,
+                     on_level=on_level)
 
     pipe = DynaSTPipeline("style", model=model, device="cpu", precision="fp32", resolution=128,
                           runner=runner)
@@ -72,4 +73,15 @@ def test_injected_runner_gets_cpu_tensors(model: DynaST) -> None:
     stages: list[str] = []
     pipe(STYLE, CONTENT, progress=lambda f, s: stages.append(s))
     assert stages == ["computing the semantics", "loading the model", "running the model",
+                      *(f"matching: level {i} of 4 done" for i in (1, 2, 3, 4)),
                       "drawing the warps"]
+
+
+def test_progress_reports_matching_level_by_level(model: DynaST) -> None:
+    stages: list[tuple[float, str]] = []
+    pipe = DynaSTPipeline("style", model=model, device="cpu", precision="fp32", resolution=128)
+    pipe(STYLE, CONTENT, progress=lambda fraction, stage: stages.append((fraction, stage)))
+    levels = [stage for _, stage in stages if stage.startswith("matching")]
+    assert levels == [f"matching: level {i} of 4 done" for i in (1, 2, 3, 4)]
+    fractions = [fraction for fraction, _ in stages]
+    assert fractions == sorted(fractions) and 0.0 <= fractions[0] and fractions[-1] <= 1.0

@@ -38,12 +38,16 @@ MAX_TOP_K = 16
 StageProgress = Callable[[float, str], None]
 
 
+LevelProgress = Callable[[int, int], None]
+"""``on_level(done, total)``: called by the model after each of its matching levels."""
+
+
 class ModelRunner(Protocol):
     """Runs the model call: CPU tensors in, the model's output back (interface 6)."""
 
     def __call__(self, model: DynaST, ref_image: torch.Tensor, ref_semantics: torch.Tensor | None,
-                 target_semantics: torch.Tensor, *, top_k: int, precision: str
-                 ) -> DynaSTOutput: ...
+                 target_semantics: torch.Tensor, *, top_k: int, precision: str,
+                 on_level: LevelProgress | None = None) -> DynaSTOutput: ...
 
 
 class LocalRunner:
@@ -55,7 +59,8 @@ class LocalRunner:
         self._guard = threading.Lock()
 
     def __call__(self, model: DynaST, ref_image: torch.Tensor, ref_semantics: torch.Tensor | None,
-                 target_semantics: torch.Tensor, *, top_k: int, precision: str) -> DynaSTOutput:
+                 target_semantics: torch.Tensor, *, top_k: int, precision: str,
+                 on_level: LevelProgress | None = None) -> DynaSTOutput:
         device = next(model.parameters()).device
         with self._guard:
             lock = self._locks.setdefault(id(model), threading.Lock())
@@ -63,7 +68,7 @@ class LocalRunner:
                 (ref_image, ref_semantics, target_semantics)]
         with lock, torch.inference_mode(), precision_context(device, precision):
             out = model(args[0], args[1], args[2], return_warps=True, return_matches=True,
-                        top_k=top_k)
+                        top_k=top_k, on_level=on_level)
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         return out
@@ -252,9 +257,13 @@ class DynaSTPipeline:
 
         step(0.3, "running the model")
         t0 = time.perf_counter()
+        def level_done(done: int, total: int) -> None:
+            step(0.3 + 0.6 * done / total, f"matching: level {done} of {total} done")
+
         out = self.runner(model, _image_tensor(prepared.reference),
                           _sem_tensor(prepared.ref_semantics),
-                          _sem_tensor(prepared.target_semantics), top_k=k, precision=prec)
+                          _sem_tensor(prepared.target_semantics), top_k=k, precision=prec,
+                          on_level=level_done)
         timings["model"] = time.perf_counter() - t0
 
         step(0.9, "drawing the warps")
