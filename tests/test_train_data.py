@@ -288,3 +288,32 @@ def test_face_photo_pairs_share_colours(tmp_path: Path) -> None:
         valid = (ref != 0).any(0)  # pixels sampled from inside the target (outside: exactly 0)
         diff = (_colour_stats(ref, valid) - _colour_stats(target)).abs()[:, 0].max()
         assert diff < 0.08, f"seed {seed}: mean colour of exemplar and target differ by {diff:.3f}"
+
+
+def test_photo_folders_fit_as_the_pipeline_does(tmp_path: Path) -> None:
+    """data.fit: faces aligned with fit_face, people framed with fit_person, before semantics."""
+    from dynast.semantics import face_semantics_from_photo, fit_face, fit_person
+    from train.data.faces import FacePhotos
+    from train.data.files import read_rgb
+    from train.data.people import PeoplePhotos, render
+
+    framing = ASSETS.parent / "framing"
+    size = 64
+    faces, people = tmp_path / "faces", tmp_path / "people"
+    faces.mkdir()
+    people.mkdir()
+    shutil.copy(framing / "face_0.jpg", faces)
+    shutil.copy(framing / "person_0.jpg", people)
+
+    aligned = fit_face(read_rgb(faces / "face_0.jpg"), (size, size)).image
+    expected, _ = face_semantics_from_photo(aligned, (size, size))
+    fitted = FacePhotos(faces, size=size, cache_dir=tmp_path / "c", fit=True)[(0, 1)]
+    plain = FacePhotos(faces, size=size, cache_dir=tmp_path / "c")[(0, 1)]
+    assert torch.equal(fitted["target_semantics"], torch.from_numpy(np.asarray(expected)))
+    assert not torch.equal(fitted["target_semantics"], plain["target_semantics"])
+
+    framed = fit_person(read_rgb(people / "person_0.jpg"), (size, size))
+    assert framed.keypoints is not None
+    pose = PeoplePhotos(people, size=size, cache_dir=tmp_path / "c", fit=True)[(0, 1)]
+    expected_pose = render(framed.keypoints.drop_outside(size, size), size, size)
+    assert torch.equal(pose["target_semantics"], torch.as_tensor(expected_pose))

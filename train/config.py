@@ -47,6 +47,7 @@ class DataConfig:
     workers: int = 2
     freeze_augmentation: bool = False  # same random warp/crop every epoch (overfit checks)
     warp_strength: float = 1.0  # scales the random affine + thin-plate-spline exemplar warp
+    fit: bool = False  # photo folders: align faces / frame people as the pipeline does first
 
 
 @dataclass

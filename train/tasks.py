@@ -110,13 +110,17 @@ def _deepfashion(d: DataConfig, cache: Path) -> Dataset:
 def _people_photos(d: DataConfig, cache: Path) -> Dataset:
     from train.data.people import PeoplePhotos
 
-    return PeoplePhotos(_need(d.path, "--data"), d.size, cache, d.max_images, d.warp_strength)
+    return PeoplePhotos(
+        _need(d.path, "--data"), d.size, cache, d.max_images, d.warp_strength, fit=d.fit
+    )
 
 
 def _face_photos(d: DataConfig, cache: Path) -> Dataset:
     from train.data.faces import FacePhotos
 
-    return FacePhotos(_need(d.path, "--data"), d.size, cache, d.max_images, d.warp_strength)
+    return FacePhotos(
+        _need(d.path, "--data"), d.size, cache, d.max_images, d.warp_strength, fit=d.fit
+    )
 
 
 def _celebamask(d: DataConfig, cache: Path) -> Dataset:

@@ -1,7 +1,8 @@
 """Face data sets.
 
 - ``FacePhotos``: any folder of face photos; semantics computed from the photo (the code the app
-  runs at inference) and cached; the exemplar is a warped copy of the target.
+  runs at inference) and cached; the exemplar is a warped copy of the target. With ``fit`` the
+  faces are first aligned as the pipeline aligns them (``dynast.semantics.fit_face``).
 - ``CelebAMaskHQ``: CelebA-HQ + CelebAMask-HQ, the paper's 15-channel semantics made from the
   part masks; same self-supervised exemplars.
 """
@@ -30,15 +31,15 @@ class FacePhotos(SkippingDataset):
         cache_dir: str | Path,
         max_images: int = 0,
         warp_strength: float = 1.0,
+        fit: bool = False,
     ) -> None:
         from dynast.semantics import FACE_CHANNELS
 
         self.files = list_images(folder, max_images)
-        self.size, self.warp_strength = size, warp_strength
+        self.size, self.warp_strength, self.fit = size, warp_strength, fit
         self.semantic_nc = self.ref_semantic_nc = FACE_CHANNELS
-        self.cache = ArrayCache(
-            Path(cache_dir) / "face_photo", f"size={size}|channels={FACE_CHANNELS}"
-        )
+        key = f"size={size}|channels={FACE_CHANNELS}" + ("|fit_face-v1" if fit else "")
+        self.cache = ArrayCache(Path(cache_dir) / "face_photo", key)
 
     def __len__(self) -> int:
         return len(self.files)
@@ -55,15 +56,31 @@ class FacePhotos(SkippingDataset):
             return {"semantics": np.zeros((0,), np.float32), "error": np.array(str(err))}
         return {"semantics": np.asarray(sem, np.float32)}
 
+    def _aligned(self, photo: np.ndarray) -> dict[str, np.ndarray]:
+        """``fit``: the face aligned as at inference (``fit_face``), and its semantics."""
+        from dynast.semantics import NoFaceFound, fit_face
+
+        try:
+            image = fit_face(photo, (self.size, self.size)).image
+        except NoFaceFound as err:
+            return {"semantics": np.zeros((0,), np.float32), "error": np.array(str(err))}
+        return {**self._semantics(image), "image": image}
+
     def load(self, index: int, rng: np.random.Generator) -> dict[str, torch.Tensor]:
         from dynast.semantics import fit_to_size
 
         path = self.files[index]
         photo = read_rgb(path)
-        image, _ = fit_to_size(photo, self.size, self.size)  # the same fitting as the semantics
-        arrays = self.cache.get(path, lambda: self._semantics(photo))
+        if self.fit:
+            arrays = self.cache.get(path, lambda: self._aligned(photo))
+        else:
+            arrays = self.cache.get(path, lambda: self._semantics(photo))
         if "error" in arrays:
             raise ValueError(f"{arrays['error']} (cached)")
+        if self.fit:
+            image = arrays["image"]
+        else:
+            image, _ = fit_to_size(photo, self.size, self.size)  # as the semantics were fitted
         sem = torch.from_numpy(arrays["semantics"])
         target, ref, grid = warped_pair(rng, to_tensor(image), self.warp_strength)
         return {

@@ -131,8 +131,9 @@ class DeepFashion(SkippingDataset):
 class PeoplePhotos(SkippingDataset):
     """Folder of people photos -> warped self-pairs with pose semantics at size x size.
 
-    Photos are fitted into the square keeping their aspect ratio (``fit_to_size``, as the app
-    does); MediaPipe keypoints (``extract_pose``) are cached, including "no person found".
+    Photos are fitted into the square keeping their aspect ratio (``fit_to_size``); MediaPipe
+    keypoints (``extract_pose``) are cached, including "no person found". With ``fit`` the person
+    is first cut out and framed as the pipeline frames them (``dynast.semantics.fit_person``).
     """
 
     semantic_nc = ref_semantic_nc = POSE_CHANNELS
@@ -144,10 +145,12 @@ class PeoplePhotos(SkippingDataset):
         cache_dir: str | Path,
         max_images: int = 0,
         warp_strength: float = 1.0,
+        fit: bool = False,
     ) -> None:
         self.files = list_images(folder, max_images)
-        self.size, self.warp_strength = size, warp_strength
-        self.cache = ArrayCache(Path(cache_dir) / "people_photo", "extract_pose-v1")
+        self.size, self.warp_strength, self.fit = size, warp_strength, fit
+        key = f"fit_person-v1|size={size}" if fit else "extract_pose-v1"
+        self.cache = ArrayCache(Path(cache_dir) / "people_photo", key)
 
     def __len__(self) -> int:
         return len(self.files)
@@ -165,18 +168,37 @@ class PeoplePhotos(SkippingDataset):
             return {"keypoints": np.zeros((18, 3), np.float32), "found": np.array(False)}
         return {"keypoints": np.asarray(keypoints.array), "found": np.array(True)}
 
+    def _framed(self, photo: np.ndarray) -> dict[str, np.ndarray]:
+        """``fit``: the person framed as at inference (``fit_person``) and their pose there."""
+        from dynast.semantics import NoPersonFound, fit_person
+
+        try:
+            framed = fit_person(photo, (self.size, self.size))
+        except NoPersonFound:
+            return {"keypoints": np.zeros((18, 3), np.float32), "found": np.array(False)}
+        assert framed.keypoints is not None  # fit_person always sets them
+        return {
+            "keypoints": np.asarray(framed.keypoints.array),
+            "found": np.array(True),
+            "image": framed.image,
+        }
+
     def load(self, index: int, rng: np.random.Generator) -> dict[str, torch.Tensor]:
         from dynast.semantics import Keypoints, fit_to_size
 
         path = self.files[index]
         photo = read_rgb(path)
-        arrays = self.cache.get(path, lambda: self._detect(photo))
+        arrays = self.cache.get(path, lambda: (self._framed if self.fit else self._detect)(photo))
         if not bool(arrays["found"]):
             raise ValueError("no person found (cached)")
-        fitted, transform = fit_to_size(photo, self.size, self.size)
-        keypoints = transform.keypoints_to_dst(Keypoints(arrays["keypoints"])).drop_outside(
-            self.size, self.size
-        )
+        if self.fit:
+            fitted = arrays["image"]
+            keypoints = Keypoints(arrays["keypoints"]).drop_outside(self.size, self.size)
+        else:
+            fitted, transform = fit_to_size(photo, self.size, self.size)
+            keypoints = transform.keypoints_to_dst(Keypoints(arrays["keypoints"])).drop_outside(
+                self.size, self.size
+            )
         target, ref, grid = warped_pair(rng, to_tensor(fitted), self.warp_strength)
         moved = keypoints.array.copy()
         if keypoints.count():
