@@ -21,6 +21,20 @@ from train.data.files import DataLayoutError, list_images, read_rgb, require, re
 from train.data.warped_pairs import warped_pair
 
 
+def _self_pair(
+    rng: np.random.Generator, image: np.ndarray, sem: torch.Tensor, warp_strength: float
+) -> dict[str, torch.Tensor]:
+    """A sample whose exemplar is a randomly warped copy of ``image`` (H, W, 3) uint8, with
+    ``sem`` (C, H, W) warped alike for the reference semantics."""
+    target, ref, grid = warped_pair(rng, to_tensor(image), warp_strength)
+    return {
+        "ref_image": ref,
+        "ref_semantics": apply_grid(sem, grid),
+        "target_semantics": sem,
+        "target": target,
+    }
+
+
 class FacePhotos(SkippingDataset):
     """Folder of face photos -> {ref_image, ref_semantics, target_semantics, target} at ``size``."""
 
@@ -82,13 +96,7 @@ class FacePhotos(SkippingDataset):
         else:
             image, _ = fit_to_size(photo, self.size, self.size)  # as the semantics were fitted
         sem = torch.from_numpy(arrays["semantics"])
-        target, ref, grid = warped_pair(rng, to_tensor(image), self.warp_strength)
-        return {
-            "ref_image": ref,
-            "ref_semantics": apply_grid(sem, grid),
-            "target_semantics": sem,
-            "target": target,
-        }
+        return _self_pair(rng, image, sem, self.warp_strength)
 
 
 class CelebAMaskHQ(SkippingDataset):
@@ -153,10 +161,4 @@ class CelebAMaskHQ(SkippingDataset):
             }
 
         sem = torch.from_numpy(self.cache.get(path, compute)["semantics"])
-        target, ref, grid = warped_pair(rng, to_tensor(image), self.warp_strength)
-        return {
-            "ref_image": ref,
-            "ref_semantics": apply_grid(sem, grid),
-            "target_semantics": sem,
-            "target": target,
-        }
+        return _self_pair(rng, image, sem, self.warp_strength)
