@@ -3,9 +3,14 @@
 MediaPipe solution objects are not thread-safe, so each detector is guarded by its own lock:
 callers from several threads are served one at a time. Importing this module does not
 import MediaPipe.
+
+Detectors are closed when the interpreter exits (``atexit``), while Python is still whole:
+a MediaPipe graph left to be destroyed during interpreter shutdown sometimes aborts the process
+("terminate called without an active exception", exit -6) after all its work is done.
 """
 from __future__ import annotations
 
+import atexit
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -14,7 +19,7 @@ import numpy as np
 
 __all__ = [
     "run_pose", "run_pose_with_mask", "run_face_mesh", "run_face_detection",
-    "mediapipe_connections",
+    "mediapipe_connections", "close_all",
 ]
 
 
@@ -38,6 +43,13 @@ class _Lazy:
                     ) from exc
                 self._detector = self._factory(mp)
             return self._detector.process(np.ascontiguousarray(rgb))
+
+    def close(self) -> None:
+        """Stop the detector's graph now (it is built again on the next call)."""
+        with self._lock:
+            if self._detector is not None:
+                self._detector.close()
+                self._detector = None
 
 
 _POSE = _Lazy(
@@ -64,6 +76,16 @@ _FACE_DETECTION = _Lazy(
         model_selection=1, min_detection_confidence=0.6
     )
 )
+
+
+
+def close_all() -> None:
+    """Close every detector built so far (called at exit; safe to call any time)."""
+    for detector in (_POSE, _POSE_MASK, _FACE_MESH, _FACE_DETECTION):
+        detector.close()
+
+
+atexit.register(close_all)
 
 
 def run_pose(rgb: np.ndarray) -> np.ndarray | None:
