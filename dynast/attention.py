@@ -110,33 +110,63 @@ def _rows_per_chunk(total: int, per_row: int, chunk_elems: int) -> int:
     return max(1, min(total, chunk_elems // max(1, per_row)))
 
 
+class _Rows:
+    """Per-chunk results (B, m, ...) gathered along dim 1 into one (B, total, ...) tensor in
+    ``dtype`` (None: the chunks' own).
+
+    Without autograd each chunk is written into one tensor allocated on first use, so the
+    result never exists twice (a list then ``torch.cat`` holds it twice at the end: at
+    512x512 that is 64 MB more peak memory in each finest block). With autograd the chunks
+    are concatenated: slice writes would make the backward pass copy the whole gradient once
+    per chunk.
+    """
+
+    def __init__(self, total: int, dtype: torch.dtype | None = None) -> None:
+        self.total, self.dtype = total, dtype
+        self.direct = not torch.is_grad_enabled()
+        self.parts: list[torch.Tensor] = []
+        self.filled = 0
+        self.buffer: torch.Tensor | None = None
+
+    def add(self, chunk: torch.Tensor) -> None:
+        end = self.filled + chunk.shape[1]
+        if not self.direct:
+            self.parts.append(chunk)
+        else:
+            if self.buffer is None:
+                shape = (chunk.shape[0], self.total, *chunk.shape[2:])
+                self.buffer = chunk.new_empty(shape, dtype=self.dtype or chunk.dtype)
+            self.buffer[:, self.filled : end] = chunk
+        self.filled = end
+
+    def result(self) -> torch.Tensor | None:
+        if self.direct or not self.parts:
+            return self.buffer
+        out = torch.cat(self.parts, 1)
+        return out if self.dtype is None else out.to(self.dtype)
+
+
+def _collectors(total: int, dtype: torch.dtype) -> tuple[_Rows, _Rows, _Rows, _Rows]:
+    """Rows for the output, confidence and warp (in ``dtype``, the caller's) and top-k indices."""
+    return _Rows(total, dtype), _Rows(total, dtype), _Rows(total, dtype), _Rows(total)
+
+
 def _finish(
-    outputs: list[torch.Tensor],
-    confs: list[torch.Tensor],
-    warps: list[torch.Tensor],
-    topks: list[torch.Tensor],
-    matches: list[Matches],
+    outputs: _Rows, confs: _Rows, warps: _Rows, topks: _Rows, matches: list[Matches]
 ) -> AttentionResult:
+    output, confidence = outputs.result(), confs.result()
+    assert output is not None and confidence is not None
     return AttentionResult(
-        output=torch.cat(outputs, 1),
-        confidence=torch.cat(confs, 1),
-        warp=torch.cat(warps, 1) if warps else None,
-        top_k=torch.cat(topks, 1) if topks else None,
+        output=output,
+        confidence=confidence,
+        warp=warps.result(),
+        top_k=topks.result(),
         matches=Matches(
             *(torch.cat([getattr(m, f) for m in matches], 1) for f in Matches.__dataclass_fields__)
         )
         if matches
         else None,
     )
-
-
-def _in_dtype(result: AttentionResult, dtype: torch.dtype) -> AttentionResult:
-    """The output, confidence and warp in ``dtype`` (what the caller computes in)."""
-    result.output = result.output.to(dtype)
-    result.confidence = result.confidence.to(dtype)
-    if result.warp is not None:
-        result.warp = result.warp.to(dtype)
-    return result
 
 
 def dense_attention(
@@ -170,7 +200,8 @@ def dense_attention(
     b, nq, c = q.shape
     nk = k.shape[1]
     t = c**0.5 if temperature is None else temperature
-    outputs, confs, warps, topks, matches = [], [], [], [], []
+    outputs, confs, warps, topks = _collectors(nq, dtype)
+    matches: list[Matches] = []
     rows = _rows_per_chunk(nq, b * nk * 2, chunk_elems)
     with _float32(q, k, v, q_prune, k_prune) as (q, k, v, q_prune, k_prune):
         warp_source = None if warp_source is None else warp_source.to(q.dtype)
@@ -185,15 +216,15 @@ def dense_attention(
             else:
                 kept = torch.ones_like(attn)
             pruned_attn = attn * kept
-            outputs.append(torch.bmm(pruned_attn, v))
-            confs.append(pruned_attn.sum(-1))
+            outputs.add(torch.bmm(pruned_attn, v))
+            confs.add(pruned_attn.sum(-1))
             weights = (
                 warp_weights(logits, kept) if (warp_source is not None or keep_matches) else None
             )
             if warp_source is not None:
-                warps.append(torch.bmm(weights, warp_source))
+                warps.add(torch.bmm(weights, warp_source))
             if top_k:
-                topks.append(logits.topk(top_k, dim=-1).indices)
+                topks.add(logits.topk(top_k, dim=-1).indices)
             if keep_matches:
                 n = min(keep_matches, nk)
                 best = attn.topk(n, dim=-1).indices
@@ -205,7 +236,7 @@ def dense_attention(
                         weights.gather(-1, best).detach(),
                     )
                 )
-    return _in_dtype(_finish(outputs, confs, warps, topks, matches), dtype)
+    return _finish(outputs, confs, warps, topks, matches)
 
 
 def sparse_attention(
@@ -244,7 +275,8 @@ def sparse_attention(
     b, nq, c = q.shape
     n = candidates(0, 1).shape[-1]
     width = max(c, v.shape[-1], q_prune.shape[-1])
-    outputs, confs, warps, topks, matches = [], [], [], [], []
+    outputs, confs, warps, topks = _collectors(nq, dtype)
+    matches: list[Matches] = []
     rows = _rows_per_chunk(nq, b * n * width, chunk_elems)
     with _float32(q, k, v, q_prune, k_prune) as (q, k, v, q_prune, k_prune):
         warp_source = None if warp_source is None else warp_source.to(q.dtype)
@@ -257,18 +289,18 @@ def sparse_attention(
             attn = torch.softmax(logits, dim=-1)
             kept = prune_gate(dots(q_prune[:, s:e], k_prune)) if prune else torch.ones_like(attn)
             pruned_attn = attn * kept
-            outputs.append(weighted_sum(pruned_attn, v))
-            confs.append(pruned_attn.sum(-1))
+            outputs.add(weighted_sum(pruned_attn, v))
+            confs.add(pruned_attn.sum(-1))
             weights = (
                 warp_weights(logits, kept) if (warp_source is not None or return_matches) else None
             )
             if warp_source is not None:
-                warps.append(weighted_sum(weights, warp_source))
+                warps.add(weighted_sum(weights, warp_source))
             if top_k:
-                topks.append(idx.gather(-1, attn.topk(top_k, dim=-1).indices))
+                topks.add(idx.gather(-1, attn.topk(top_k, dim=-1).indices))
             if return_matches:
                 matches.append(Matches(idx, attn.detach(), kept.detach() > 0, weights.detach()))
-    return _in_dtype(_finish(outputs, confs, warps, topks, matches), dtype)
+    return _finish(outputs, confs, warps, topks, matches)
 
 
 def _rows_cols(

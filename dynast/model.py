@@ -108,6 +108,7 @@ class MatchingLevel(nn.Module):
         ref_image: (B, 3, H, W) to warp with each block's weights, or None (no warps).
         """
         q, kv, pos = target_features, reference_features, coarser.position
+        del target_features, reference_features  # not held once q and kv are refined
         if coarser.target is not None:  # every level but the coarsest
             q = self.target_up(coarser.target) + q
             kv = self.reference_up(coarser.reference) + kv
@@ -226,8 +227,8 @@ class DynaST(nn.Module):
             for i, level in enumerate(self.levels.values()):  # coarse (H/8) to fine (H)
                 state, done = level(
                     state,
-                    targets[3 - i],
-                    references[3 - i],
+                    targets.pop(),  # popped: each scale's features are freed after its level
+                    references.pop(),
                     target_semantics,
                     reference,
                     top_k=top_k,
