@@ -68,27 +68,32 @@ def test_fp16_autocast_on_cpu_gives_finite_losses(tmp_path: Path) -> None:
         assert all(math.isfinite(v) for v in losses.values()), record
 
 
-@pytest.mark.xfail(
-    reason="the generator's own backward pass is not yet finite in fp16, even after the "
-    "GradScaler has lowered its scale 12 times (anomaly mode: the first NaN at scale 2**16 is in "
-    "the final to_image convolution's backward; the lasting cause is not found); losses finite",
-    strict=False,
-)
-def test_fp16_generator_gradients_are_finite(tmp_path: Path) -> None:
+def test_fp16_generator_gradients_become_finite_within_a_few_steps(tmp_path: Path) -> None:
+    """The generator's gradients exceed fp16's range even unscaled (the matching loss through
+    the attention's 1/0.01 temperature): its GradScaler starts at G_FP16_INIT_SCALE, the
+    discriminator has its own. From PyTorch's default 2**16 every one of these steps failed."""
+    from train.trainer import G_FP16_INIT_SCALE
+
+    assert G_FP16_INIT_SCALE < 1
+    out = tmp_path / "fp16"
     summary = fit(
         tiny_config(
             "face",
-            tmp_path / "fp16",
+            out,
             tmp_path / "cache",
             "run.precision=fp16",
             "data.max_images=2",
             "schedule.batch_size=2",
             "schedule.epochs=12",
             "schedule.decay_epochs=0",
+            "run.log_every=1",
             "run.checkpoint_every=0",
         )
     )
-    assert summary["nonfinite_steps"] < summary["steps"] // 2  # the GradScaler settles within a few
+    assert summary["steps"] == 12
+    assert summary["nonfinite_steps"] <= 5, summary  # the scaler settles, then every step counts
+    records = read_metrics(out)
+    assert all(math.isfinite(r["g/total"]) and math.isfinite(r["d/d_real"]) for r in records)
 
 
 def test_vgg_features_are_float32_under_fp16_autocast() -> None:

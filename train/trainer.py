@@ -48,6 +48,23 @@ from train.tasks import get_task
 
 CHECKPOINT_NAME = "checkpoints/latest.pt"
 
+# fp16 training. The generator's gradients span more than fp16 holds: through the sparse
+# attention's temperature (logits q.k / 0.01) the matching loss (weight 1000) gives parameter
+# gradients of about 1e8-1e9 per unit loss scale at initialisation (measured: 2.3e5 per unit
+# matching loss, ngf 32 at 64 px; 4.5e5 for the tiny test model), beyond fp16's 65504, while
+# image-path gradients are near 1e-3. So the generator's GradScaler starts at 2**-12, where the
+# tiny test run settles after about three skipped steps (from PyTorch's default 2**16 it would
+# skip ~30 steps), and the discriminator has its own scaler at the default. At such scales
+# the smallest generator gradients fall into fp16's subnormal range: bf16 (same range as
+# fp32; Ampere and newer GPUs, CPUs with AVX512-BF16 or AMX) or fp32 train more reliably.
+G_FP16_INIT_SCALE = 2.0**-12
+FP16_WARNING = (
+    "warning: fp16 training: the generator's gradients span more than fp16 holds (the matching "
+    "loss through the attention's 1/0.01 temperature reaches ~1e9, image-path gradients ~1e-3); "
+    f"its GradScaler starts at {G_FP16_INIT_SCALE:g} and the first steps may be skipped. "
+    "Prefer run.precision=bf16 (Ampere or newer GPUs) or fp32."
+)
+
 
 def autocast_context(precision: str, device: torch.device):
     """bf16 or fp16 autocast on the device, or nothing for fp32 (fp16 uses a GradScaler; on a CPU
@@ -129,7 +146,12 @@ class Trainer:
             self.opt_d = torch.optim.Adam(
                 self.d_params, lr=o.lr * 2, betas=(o.beta1, o.beta2), eps=o.d_eps
             )
-        self.scaler = torch.amp.GradScaler(dev.type, enabled=cfg.run.precision == "fp16")
+        fp16 = cfg.run.precision == "fp16"
+        # One GradScaler per network: their gradients differ by ~10 orders of magnitude.
+        self.scaler = torch.amp.GradScaler(dev.type, init_scale=G_FP16_INIT_SCALE, enabled=fp16)
+        self.scaler_d = torch.amp.GradScaler(dev.type, enabled=fp16)
+        if fp16 and self.info.is_main:
+            print(FP16_WARNING)
         self.step = 0
         self.nonfinite_steps = 0
         self.skipped: dict[
@@ -176,6 +198,7 @@ class Trainer:
             "opt_g": self.opt_g.state_dict(),
             "opt_d": self.opt_d.state_dict() if self.opt_d is not None else None,
             "scaler": self.scaler.state_dict(),
+            "scaler_d": self.scaler_d.state_dict(),
             "rng": rngs,
             "world_size": self.info.world_size,
             "nonfinite_steps": self.nonfinite_steps,
@@ -202,6 +225,8 @@ class Trainer:
             self.opt_d.load_state_dict(state["opt_d"])
         self.opt_g.load_state_dict(state["opt_g"])
         self.scaler.load_state_dict(state["scaler"])
+        if "scaler_d" in state:  # checkpoints from before the discriminator had its own
+            self.scaler_d.load_state_dict(state["scaler_d"])
         self.step = int(state["step"])
         self.nonfinite_steps = int(state["nonfinite_steps"])
         self.skipped = dict(state["skipped"])
@@ -262,8 +287,8 @@ class Trainer:
             with autocast_context(precision, dev):  # D sees the output made before G steps
                 d_terms = self.objective.discriminator(out.image.detach(), batch, self.d_ddp)
             self.opt_d.zero_grad(set_to_none=True)
-            self.scaler.scale(d_terms.total).backward()
-            self.scaler.unscale_(self.opt_d)
+            self.scaler_d.scale(d_terms.total).backward()
+            self.scaler_d.unscale_(self.opt_d)
             values.update({f"d/{k}": v.detach() for k, v in d_terms.parts.items()})
             flags.append(_finite(d_terms.total, self.d_params))
         g_ok, *d_ok = all_ranks_true(torch.stack(flags), self.info)  # the step's one host sync
@@ -271,8 +296,10 @@ class Trainer:
         if g_ok:
             self.scaler.step(self.opt_g)
         if self.opt_d is not None and ok and not matching_only:
-            self.scaler.step(self.opt_d)
+            self.scaler_d.step(self.opt_d)
         self.scaler.update()
+        if len(flags) > 1:  # the discriminator ran (not in the matching-only phase)
+            self.scaler_d.update()
         if not ok:
             self.opt_g.zero_grad(set_to_none=True)
             if self.opt_d is not None:
