@@ -11,6 +11,7 @@ a MediaPipe graph left to be destroyed during interpreter shutdown sometimes abo
 from __future__ import annotations
 
 import atexit
+import os
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -29,6 +30,7 @@ class _Lazy:
     def __init__(self, factory: Callable[[Any], Any]) -> None:
         self._factory = factory
         self._detector: Any = None
+        self._owner_pid = 0  # the process that built the detector (its graph threads live there)
         self._lock = threading.Lock()
 
     def process(self, rgb: np.ndarray) -> Any:
@@ -42,12 +44,14 @@ class _Lazy:
                         "pip install 'dynast[semantics]' (mediapipe==0.10.21)"
                     ) from exc
                 self._detector = self._factory(mp)
+                self._owner_pid = os.getpid()
             return self._detector.process(np.ascontiguousarray(rgb))
 
     def close(self) -> None:
-        """Stop the detector's graph now (it is built again on the next call)."""
+        """Stop the detector's graph now (it is built again on the next call). A forked child
+        leaves its parent's detector alone: the graph's threads do not exist there."""
         with self._lock:
-            if self._detector is not None:
+            if self._detector is not None and self._owner_pid == os.getpid():
                 self._detector.close()
                 self._detector = None
 
