@@ -187,3 +187,34 @@ def test_damaged_checkpoint_is_one_clear_error(tmp_path: Path, damage: str) -> N
         checkpoint.CheckpointError, match="cannot read training checkpoint .*latest.pt"
     ):
         checkpoint.load(path)
+
+
+def test_fp16_scalers_are_saved_and_a_checkpoint_without_the_discriminators_resumes(
+    tmp_path: Path,
+) -> None:
+    """fp16 keeps one GradScaler per network; both round-trip, and a checkpoint written before
+    the discriminator had its own (no ``scaler_d``) resumes with a fresh one."""
+    from train.trainer import CHECKPOINT_NAME, G_FP16_INIT_SCALE, Trainer, fit
+
+    common = (
+        "run.precision=fp16",
+        "data.max_images=2",
+        "schedule.batch_size=2",
+        "schedule.epochs=6",
+        "schedule.decay_epochs=0",
+        "run.checkpoint_every=0",
+    )
+    out = tmp_path / "run"
+    fit(tiny_config("face", out, tmp_path / "cache", *common, "schedule.max_steps=3"))
+    path = out / CHECKPOINT_NAME
+    state = checkpoint.load(path)
+    assert state["scaler"]["scale"] < G_FP16_INIT_SCALE <= 1  # lowered by the first steps
+    assert state["scaler_d"]["scale"] > 1  # the discriminator's own, near PyTorch's default
+    resumed = Trainer(tiny_config("face", out, tmp_path / "cache", *common), resume=True)
+    assert resumed.scaler.get_scale() == state["scaler"]["scale"]
+    assert resumed.scaler_d.get_scale() == state["scaler_d"]["scale"]
+    old = {k: v for k, v in state.items() if k != "scaler_d"}
+    checkpoint.save_atomic(old, path)
+    resumed = Trainer(tiny_config("face", out, tmp_path / "cache", *common), resume=True)
+    assert resumed.scaler.get_scale() == state["scaler"]["scale"]
+    assert resumed.fit()["steps"] == 6
