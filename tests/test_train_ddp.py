@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import itertools
-import json
 import math
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +12,7 @@ import torch
 from conftest import random_inputs
 from conftest import tiny_config as tiny_model_config
 from dynast import DynaST
-from test_train_fit import CONFIGS, DATA, REPO, TINY, read_metrics, tiny_config
+from test_train_fit import read_metrics, run_two_process_face_fit, tiny_config
 from train.distributed import leaves_parameters_unused
 from train.trainer import fit
 
@@ -112,33 +108,9 @@ def test_vgg_features_are_float32_under_fp16_autocast() -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(ABLATIONS))
 def test_ddp_with_each_ablation_runs_three_steps(name: str, tmp_path: Path) -> None:
-    out = tmp_path / name
-    args = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc_per_node=2",
-        "-m",
-        "train",
-        "fit",
-        "--config",
-        str(CONFIGS / "face_smoke.yaml"),
-        "--out",
-        str(out),
-        *DATA["face"],
-        *TINY,
-        "data.max_images=2",
-        "schedule.batch_size=1",
-        "schedule.epochs=3",
-        "schedule.decay_epochs=1",
-        f"data.cache_dir={tmp_path / 'cache'}",
-        f"model.extra={ABLATIONS[name]}",
-    ]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
-    done = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    summary = json.loads((out / "summary.json").read_text())
+    summary = run_two_process_face_fit(
+        tmp_path / name, tmp_path / "cache", f"model.extra={ABLATIONS[name]}"
+    )
     assert summary["world_size"] == 2 and summary["steps"] == 3 and summary["ranks_agree"] is True
 
 

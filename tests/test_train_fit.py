@@ -145,9 +145,9 @@ def test_resume_on_cuda_continues_within_tolerance(tmp_path: Path) -> None:
         torch.testing.assert_close(b[key], a[key], rtol=1e-3, atol=1e-4, msg=key)
 
 
-@pytest.mark.slow
-def test_ddp_two_cpu_processes_agree(tmp_path: Path) -> None:
-    out = tmp_path / "ddp"
+def run_two_process_face_fit(out: Path, cache: Path, *extra: str) -> dict:
+    """``torchrun --nproc_per_node=2 -m train fit`` on the face smoke config for 3 steps on CPU
+    (gloo); returns the run's summary.json after asserting the command succeeded."""
     args = [
         sys.executable,
         "-m",
@@ -167,12 +167,19 @@ def test_ddp_two_cpu_processes_agree(tmp_path: Path) -> None:
         "schedule.batch_size=1",
         "schedule.epochs=3",
         "schedule.decay_epochs=1",
-        f"data.cache_dir={tmp_path / 'cache'}",
+        f"data.cache_dir={cache}",
+        *extra,
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
     done = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-    summary = json.loads((out / "summary.json").read_text())
+    return json.loads((out / "summary.json").read_text())
+
+
+@pytest.mark.slow
+def test_ddp_two_cpu_processes_agree(tmp_path: Path) -> None:
+    out = tmp_path / "ddp"
+    summary = run_two_process_face_fit(out, tmp_path / "cache")
     assert summary["world_size"] == 2 and summary["steps"] == 3
     assert summary["ranks_agree"] is True  # generator and discriminator weights equal on both ranks
     assert DynaST.from_pretrained(out / "final").config.ref_semantic_nc > 0
