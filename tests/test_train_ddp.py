@@ -39,38 +39,13 @@ def test_unused_parameter_rule_matches_a_backward_pass(
     assert leaves_parameters_unused(cfg) == bool(unused), unused[:3]
 
 
-def test_fp16_autocast_on_cpu_gives_finite_losses(tmp_path: Path) -> None:
-    out = tmp_path / "fp16"
-    summary = fit(
-        tiny_config(
-            "face",
-            out,
-            tmp_path / "cache",
-            "run.precision=fp16",
-            "data.max_images=2",
-            "schedule.batch_size=2",
-            "schedule.epochs=2",
-            "schedule.decay_epochs=0",
-            "run.log_every=1",
-            "run.checkpoint_every=0",
-        )
-    )
-    assert summary["steps"] == 2
-    records = read_metrics(out)
-    assert len(records) == 2
-    for record in records:
-        losses = {k: v for k, v in record.items() if k.startswith(("g/", "d/"))}
-        assert {"g/matching", "g/vgg", "d/d_real"} <= losses.keys()
-        assert all(math.isfinite(v) for v in losses.values()), record
-
-
-def test_fp16_generator_gradients_become_finite_within_a_few_steps(tmp_path: Path) -> None:
-    """The generator's gradients exceed fp16's range even unscaled (the matching loss through
-    the attention's 1/0.01 temperature): its GradScaler starts at G_FP16_INIT_SCALE, the
-    discriminator has its own. From PyTorch's default 2**16 every one of these steps failed."""
-    from train.trainer import G_FP16_INIT_SCALE
-
-    assert G_FP16_INIT_SCALE < 1
+def test_fp16_on_cpu_gives_finite_losses_and_the_generator_steps_after_a_few(
+    tmp_path: Path,
+) -> None:
+    """fp16 autocast (on the CPU here): every logged loss is finite. The generator's gradients
+    exceed fp16's range even unscaled (the matching loss through the attention's 1/0.01
+    temperature), so its GradScaler starts at G_FP16_INIT_SCALE and the discriminator has its
+    own; from PyTorch's default 2**16 every one of these 12 steps was skipped."""
     out = tmp_path / "fp16"
     summary = fit(
         tiny_config(
@@ -89,7 +64,11 @@ def test_fp16_generator_gradients_become_finite_within_a_few_steps(tmp_path: Pat
     assert summary["steps"] == 12
     assert summary["nonfinite_steps"] <= 5, summary  # the scaler settles, then every step counts
     records = read_metrics(out)
-    assert all(math.isfinite(r["g/total"]) and math.isfinite(r["d/d_real"]) for r in records)
+    assert len(records) == 12
+    for record in records:
+        losses = {k: v for k, v in record.items() if k.startswith(("g/", "d/"))}
+        assert {"g/matching", "g/vgg", "d/d_real"} <= losses.keys()
+        assert all(math.isfinite(v) for v in losses.values()), record
 
 
 def test_vgg_features_are_float32_under_fp16_autocast() -> None:
