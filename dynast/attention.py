@@ -146,27 +146,31 @@ class _Rows:
         return out if self.dtype is None else out.to(self.dtype)
 
 
-def _collectors(total: int, dtype: torch.dtype) -> tuple[_Rows, _Rows, _Rows, _Rows]:
-    """Rows for the output, confidence and warp (in ``dtype``, the caller's) and top-k indices."""
-    return _Rows(total, dtype), _Rows(total, dtype), _Rows(total, dtype), _Rows(total)
+class _Collected:
+    """What an attention call gathers chunk by chunk: output, confidence and warp in the
+    caller's dtype; top-k indices and the matches' four fields as they come."""
 
+    def __init__(self, total: int, dtype: torch.dtype) -> None:
+        self.outputs, self.confs, self.warps = (_Rows(total, dtype) for _ in range(3))
+        self.topks = _Rows(total)
+        self.matches = [_Rows(total) for _ in Matches.__dataclass_fields__]
 
-def _finish(
-    outputs: _Rows, confs: _Rows, warps: _Rows, topks: _Rows, matches: list[Matches]
-) -> AttentionResult:
-    output, confidence = outputs.result(), confs.result()
-    assert output is not None and confidence is not None
-    return AttentionResult(
-        output=output,
-        confidence=confidence,
-        warp=warps.result(),
-        top_k=topks.result(),
-        matches=Matches(
-            *(torch.cat([getattr(m, f) for m in matches], 1) for f in Matches.__dataclass_fields__)
+    def add_matches(self, found: Matches) -> None:
+        for rows, field in zip(self.matches, Matches.__dataclass_fields__):
+            rows.add(getattr(found, field))
+
+    def result(self) -> AttentionResult:
+        output, confidence = self.outputs.result(), self.confs.result()
+        assert output is not None and confidence is not None
+        return AttentionResult(
+            output=output,
+            confidence=confidence,
+            warp=self.warps.result(),
+            top_k=self.topks.result(),
+            matches=Matches(*(rows.result() for rows in self.matches))
+            if self.matches[0].filled
+            else None,
         )
-        if matches
-        else None,
-    )
 
 
 def dense_attention(
@@ -200,8 +204,7 @@ def dense_attention(
     b, nq, c = q.shape
     nk = k.shape[1]
     t = c**0.5 if temperature is None else temperature
-    outputs, confs, warps, topks = _collectors(nq, dtype)
-    matches: list[Matches] = []
+    out = _Collected(nq, dtype)
     rows = _rows_per_chunk(nq, b * nk * 2, chunk_elems)
     with _float32(q, k, v, q_prune, k_prune) as (q, k, v, q_prune, k_prune):
         warp_source = None if warp_source is None else warp_source.to(q.dtype)
@@ -216,19 +219,19 @@ def dense_attention(
             else:
                 kept = torch.ones_like(attn)
             pruned_attn = attn * kept
-            outputs.add(torch.bmm(pruned_attn, v))
-            confs.add(pruned_attn.sum(-1))
+            out.outputs.add(torch.bmm(pruned_attn, v))
+            out.confs.add(pruned_attn.sum(-1))
             weights = (
                 warp_weights(logits, kept) if (warp_source is not None or keep_matches) else None
             )
             if warp_source is not None:
-                warps.add(torch.bmm(weights, warp_source))
+                out.warps.add(torch.bmm(weights, warp_source))
             if top_k:
-                topks.add(logits.topk(top_k, dim=-1).indices)
+                out.topks.add(logits.topk(top_k, dim=-1).indices)
             if keep_matches:
                 n = min(keep_matches, nk)
                 best = attn.topk(n, dim=-1).indices
-                matches.append(
+                out.add_matches(
                     Matches(
                         best,
                         attn.gather(-1, best).detach(),
@@ -236,7 +239,7 @@ def dense_attention(
                         weights.gather(-1, best).detach(),
                     )
                 )
-    return _finish(outputs, confs, warps, topks, matches)
+    return out.result()
 
 
 def sparse_attention(
@@ -275,8 +278,7 @@ def sparse_attention(
     b, nq, c = q.shape
     n = candidates(0, 1).shape[-1]
     width = max(c, v.shape[-1], q_prune.shape[-1])
-    outputs, confs, warps, topks = _collectors(nq, dtype)
-    matches: list[Matches] = []
+    out = _Collected(nq, dtype)
     rows = _rows_per_chunk(nq, b * n * width, chunk_elems)
     with _float32(q, k, v, q_prune, k_prune) as (q, k, v, q_prune, k_prune):
         warp_source = None if warp_source is None else warp_source.to(q.dtype)
@@ -289,18 +291,18 @@ def sparse_attention(
             attn = torch.softmax(logits, dim=-1)
             kept = prune_gate(dots(q_prune[:, s:e], k_prune)) if prune else torch.ones_like(attn)
             pruned_attn = attn * kept
-            outputs.add(weighted_sum(pruned_attn, v))
-            confs.add(pruned_attn.sum(-1))
+            out.outputs.add(weighted_sum(pruned_attn, v))
+            out.confs.add(pruned_attn.sum(-1))
             weights = (
                 warp_weights(logits, kept) if (warp_source is not None or return_matches) else None
             )
             if warp_source is not None:
-                warps.add(weighted_sum(weights, warp_source))
+                out.warps.add(weighted_sum(weights, warp_source))
             if top_k:
-                topks.add(idx.gather(-1, attn.topk(top_k, dim=-1).indices))
+                out.topks.add(idx.gather(-1, attn.topk(top_k, dim=-1).indices))
             if return_matches:
-                matches.append(Matches(idx, attn.detach(), kept.detach() > 0, weights.detach()))
-    return _finish(outputs, confs, warps, topks, matches)
+                out.add_matches(Matches(idx, attn.detach(), kept.detach() > 0, weights.detach()))
+    return out.result()
 
 
 def _rows_cols(

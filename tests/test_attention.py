@@ -202,9 +202,9 @@ def test_sparse_links_in_place_agree_with_gathered_candidates():
 
 
 def test_chunks_written_in_place_without_autograd_equal_one_chunk_in_callers_dtype():
-    """Without autograd the per-chunk rows go straight into one result tensor (no list and
-    concatenation, which held the result twice); with many chunks it equals one chunk, and
-    output, confidence and warp come back in the queries' dtype."""
+    """Without autograd the per-chunk rows (matches too) go straight into one result tensor
+    (no list and concatenation, which held the result twice); with many chunks it equals one
+    chunk, and output, confidence and warp come back in the queries' dtype."""
     b, h, w, k = 1, 6, 6, 2
     q, kk, v = _grid_tokens(b, h, w, 6, 0), _grid_tokens(b, h, w, 6, 1), _grid_tokens(b, h, w, 5, 2)
     qp, kp = _grid_tokens(b, h, w, 3, 3), _grid_tokens(b, h, w, 3, 4)
@@ -213,10 +213,12 @@ def test_chunks_written_in_place_without_autograd_equal_one_chunk_in_callers_dty
     fn = inner_scale_candidates(top, h, w)
     kwargs = dict(temperature=0.5, warp_source=src, top_k=k)
     with torch.no_grad():
-        one = sparse_attention(q, kk, v, qp, kp, fn, **kwargs)
-        many = sparse_attention(q, kk, v, qp, kp, fn, chunk_elems=70, **kwargs)  # 7 chunks
-        dense_one = dense_attention(q, kk, v, qp, kp, **kwargs)
-        dense_many = dense_attention(q, kk, v, qp, kp, chunk_elems=150, **kwargs)
+        one = sparse_attention(q, kk, v, qp, kp, fn, return_matches=True, **kwargs)
+        many = sparse_attention(  # 7 chunks
+            q, kk, v, qp, kp, fn, return_matches=True, chunk_elems=70, **kwargs
+        )
+        dense_one = dense_attention(q, kk, v, qp, kp, keep_matches=3, **kwargs)
+        dense_many = dense_attention(q, kk, v, qp, kp, keep_matches=3, chunk_elems=150, **kwargs)
         half = sparse_attention(
             *(t.bfloat16() for t in (q, kk, v, qp, kp)), fn, chunk_elems=70, **kwargs
         )
@@ -224,5 +226,9 @@ def test_chunks_written_in_place_without_autograd_equal_one_chunk_in_callers_dty
         for field in ("output", "confidence", "warp"):  # matrix products block by chunk size
             torch.testing.assert_close(getattr(a, field), getattr(c, field), rtol=1e-6, atol=1e-6)
         assert torch.equal(a.top_k, c.top_k)
+        assert torch.equal(a.matches.indices, c.matches.indices)
+        assert torch.equal(a.matches.kept, c.matches.kept)
+        torch.testing.assert_close(a.matches.weights, c.matches.weights, rtol=1e-6, atol=1e-6)
+        assert a.matches.indices.shape[:2] == (b, h * w)
     assert (half.output.dtype, half.confidence.dtype, half.warp.dtype) == (torch.bfloat16,) * 3
     assert half.top_k.dtype == torch.long and half.top_k.shape == (b, h * w, k)
