@@ -260,6 +260,7 @@ class Trainer:
         precision, dev = self.cfg.run.precision, self.info.device
         supervised_warps = self.task.supervised and self.cfg.loss.matching > 0
         matching_only = matching_phase(self.cfg, self.step)
+        d_runs = self.discriminator is not None and not matching_only
         set_gate(self.generator, self.step, self.cfg)
         d_module = self.discriminator
         if d_module is not None:
@@ -281,7 +282,7 @@ class Trainer:
         values = {f"g/{k}": v.detach() for k, v in g_terms.parts.items()}
         values["g/total"] = g_terms.total.detach()
         flags = [_finite(g_terms.total, list(self.generator.parameters()))]
-        if self.discriminator is not None and not matching_only:
+        if d_runs:
             for p in self.d_params:
                 p.requires_grad_(True)
             with autocast_context(precision, dev):  # D sees the output made before G steps
@@ -295,10 +296,10 @@ class Trainer:
         ok = g_ok and all(d_ok)
         if g_ok:
             self.scaler.step(self.opt_g)
-        if self.opt_d is not None and ok and not matching_only:
+        if d_runs and ok:
             self.scaler_d.step(self.opt_d)
         self.scaler.update()
-        if len(flags) > 1:  # the discriminator ran (not in the matching-only phase)
+        if d_runs:
             self.scaler_d.update()
         if not ok:
             self.opt_g.zero_grad(set_to_none=True)

@@ -25,9 +25,13 @@ __all__ = [
 
 
 class _Lazy:
-    """A detector built by ``factory`` on first call, used under a lock."""
+    """A detector built by ``factory`` on first call, used under a lock. Every instance is
+    listed in ``_Lazy.instances`` (what ``close_all`` closes)."""
+
+    instances: list[_Lazy] = []
 
     def __init__(self, factory: Callable[[Any], Any]) -> None:
+        _Lazy.instances.append(self)
         self._factory = factory
         self._detector: Any = None
         self._owner_pid = 0  # the process that built the detector (its graph threads live there)
@@ -82,10 +86,9 @@ _FACE_DETECTION = _Lazy(
 )
 
 
-
 def close_all() -> None:
     """Close every detector built so far (called at exit; safe to call any time)."""
-    for detector in (_POSE, _POSE_MASK, _FACE_MESH, _FACE_DETECTION):
+    for detector in _Lazy.instances:
         detector.close()
 
 
