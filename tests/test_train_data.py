@@ -11,7 +11,7 @@ import torch
 
 from train.data.base import collate
 from train.data.exemplar_warp import apply_grid, random_warp_grid, warp_points
-from train.data.files import DataLayoutError
+from train.data.files import DataLayoutError, read_rgb
 from train.data.people import DeepFashion
 from train.data.sampling import StepBatchSampler
 from train.data.style import ContentStyle
@@ -225,13 +225,13 @@ def test_face_photos_cache_semantics_once(tmp_path: Path, monkeypatch: pytest.Mo
     from train.data.faces import FacePhotos
 
     calls = []
-    real = semantics.face_semantics_from_photo
+    real = semantics.detect_face_landmarks
 
-    def counting(image, size):
-        calls.append(size)
-        return real(image, size)
+    def counting(image):
+        calls.append(image.shape)
+        return real(image)
 
-    monkeypatch.setattr(semantics, "face_semantics_from_photo", counting)
+    monkeypatch.setattr(semantics, "detect_face_landmarks", counting)
     ds = FacePhotos(ASSETS / "faces", size=32, cache_dir=tmp_path / "cache", max_images=2)
     first = ds[(0, 1)]
     again = FacePhotos(ASSETS / "faces", size=32, cache_dir=tmp_path / "cache", max_images=2)[
@@ -239,6 +239,9 @@ def test_face_photos_cache_semantics_once(tmp_path: Path, monkeypatch: pytest.Mo
     ]
     assert len(calls) == 1  # the second data set read the .npz
     assert torch.equal(first["target_semantics"], again["target_semantics"])
+    photo = read_rgb(ds.files[0])
+    expected, _ = semantics.face_semantics_from_photo(photo, (32, 32))  # as at inference
+    assert torch.equal(first["target_semantics"], torch.from_numpy(np.asarray(expected)))
     assert not torch.equal(
         first["ref_image"], again["ref_image"]
     )  # a different random exemplar warp

@@ -125,3 +125,79 @@ def test_style_objective(vgg: VGG19Features) -> None:
     )
     mean, std = channel_stats(torch.tensor([[[[1.0, 3.0]]]]), eps=0.0)
     assert mean.item() == 2.0 and std.item() == pytest.approx(2**0.5)
+
+
+def test_contextual_loss_finds_features_wherever_they_are() -> None:
+    from train.losses.contextual import contextual_loss
+
+    torch.manual_seed(0)
+    x = torch.randn(2, 16, 8, 8)
+    shuffled = x.flatten(2)[:, :, torch.randperm(64)].view_as(x)
+    assert contextual_loss(x, x).item() < 0.05
+    assert contextual_loss(x, shuffled).item() < 0.05  # the same features, moved: still found
+    other = torch.randn(2, 16, 8, 8)
+    assert contextual_loss(x, other).item() > 1.0
+    assert contextual_loss(x, other, torch.zeros(2, 1, 8, 8)).item() == 0.0
+    # only the weighted positions count: x's left half copied into y, the right half random
+    y = torch.where(torch.arange(8).view(1, 1, 1, 8) < 4, x, other)
+    left = (torch.arange(8).view(1, 1, 1, 8) < 4).float().expand(2, 1, 8, 8)
+    assert contextual_loss(x, y, left).item() < contextual_loss(x, y, 1 - left).item()
+
+
+def _teacher_batch(cross: float) -> dict[str, torch.Tensor]:
+    torch.manual_seed(1)
+    target = torch.rand(2, 3, 32, 32) * 2 - 1
+    mask = torch.zeros(2, 1, 32, 32)
+    mask[:, :, 8:24, 8:24] = 1
+    return {
+        "target": target,
+        "target_semantics": torch.zeros(2, 2, 32, 32),
+        "ref_image": torch.rand(2, 3, 32, 32) * 2 - 1,
+        "teacher": torch.rand(2, 3, 32, 32) * 2 - 1,
+        "teacher_mask": mask,
+        "cross": torch.full((2, 1), cross),
+    }
+
+
+def test_self_pairs_with_the_teacher_keys_score_as_the_papers_objective(vgg) -> None:
+    """A self-pair's teacher is its target and its mask all ones: the same loss as without."""
+    batch = _teacher_batch(0.0)
+    batch["teacher"], batch["teacher_mask"] = batch["target"], torch.ones(2, 1, 32, 32)
+    out = SimpleNamespace(image=torch.rand(2, 3, 32, 32) * 2 - 1,
+                          warps=[torch.rand(2, 3, 8, 8) * 2 - 1, torch.rand(2, 3, 32, 32) * 2 - 1])
+    weights = LossConfig(gan=0.0, gan_feat=0.0)
+    with_teacher = SupervisedObjective(weights, vgg).generator(out, batch, None)
+    plain = {k: batch[k] for k in ("target", "target_semantics", "ref_image")}
+    without = SupervisedObjective(weights, vgg).generator(out, plain, None)
+    assert with_teacher.parts.keys() == without.parts.keys()
+    for name, value in without.parts.items():
+        torch.testing.assert_close(with_teacher.parts[name], value, rtol=1e-6, atol=1e-6)
+
+
+def test_teacher_terms_pull_only_inside_the_mask(vgg) -> None:
+    batch = _teacher_batch(1.0)
+    image = (torch.rand(2, 3, 32, 32) * 2 - 1).requires_grad_()
+    warp = (torch.rand(2, 3, 32, 32) * 2 - 1).requires_grad_()
+    weights = LossConfig(gan=0.0, gan_feat=0.0, vgg=0.0, perceptual=0.0, teacher_l1=1.0)
+    terms = SupervisedObjective(weights, vgg).generator(
+        SimpleNamespace(image=image, warps=[warp]), batch, None
+    )
+    assert set(terms.parts) == {"matching", "teacher_l1"}
+    terms.total.backward()
+    outside = batch["teacher_mask"].expand(2, 3, 32, 32) == 0
+    assert image.grad[outside].abs().max() == 0 and image.grad[~outside].abs().min() > 0
+    assert warp.grad[outside].abs().max() == 0 and warp.grad[~outside].abs().min() > 0
+    perfect = SupervisedObjective(weights, vgg).generator(
+        SimpleNamespace(image=batch["teacher"], warps=[batch["teacher"]]), batch, None
+    )
+    assert perfect.total.item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_contextual_term_counts_cross_pairs_outside_the_mask_only(vgg) -> None:
+    weights = LossConfig(gan=0.0, gan_feat=0.0, vgg=0.0, perceptual=0.0, matching=0.0,
+                         contextual=1.0)
+    objective = SupervisedObjective(weights, vgg)
+    out = SimpleNamespace(image=torch.rand(2, 3, 32, 32) * 2 - 1, warps=[])
+    cross = objective.generator(out, _teacher_batch(1.0), None).parts["contextual"]
+    assert cross.item() > 0
+    assert objective.generator(out, _teacher_batch(0.0), None).parts["contextual"].item() == 0

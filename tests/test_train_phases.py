@@ -97,3 +97,25 @@ def test_throughput_reports_images_per_second(tmp_path: Path) -> None:
     cfg = face_config(tmp_path, "schedule.matching_only_steps=1")
     result = measure(cfg, steps=1, channels_last=False)
     assert result["matching_only"] is True and result["images_per_s"] > 0
+
+
+def test_cross_identity_run_logs_teacher_terms_and_stops_at_its_time_limit(
+    tmp_path: Path,
+) -> None:
+    from train.trainer import fit
+
+    cfg = face_config(
+        tmp_path,
+        "data.cross_identity=0.5",
+        "loss.teacher_l1=10",
+        "loss.contextual=1",
+        "schedule.matching_only_steps=1",
+        "schedule.max_minutes=0.0001",  # past after the first step: stops at the first log step
+        "run.log_every=2",
+    )
+    summary = fit(cfg)
+    assert summary["steps"] == 2 < summary["total_steps"]
+    record = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])
+    for key in ("g/matching", "g/teacher_l1", "g/contextual", "g/vgg"):
+        assert key in record and record[key] == record[key] and record[key] >= 0, key
+    assert (tmp_path / "run" / "final" / "model.safetensors").exists()

@@ -48,6 +48,8 @@ class DataConfig:
     freeze_augmentation: bool = False  # same random warp/crop every epoch (overfit checks)
     warp_strength: float = 1.0  # scales the random affine + thin-plate-spline exemplar warp
     fit: bool = False  # photo folders: align faces / frame people as the pipeline does first
+    # faces: share of samples pairing two different photos, taught by the landmark teacher
+    cross_identity: float = 0.0
 
 
 @dataclass
@@ -59,6 +61,10 @@ class LossConfig:
     gan_feat: float = 10.0
     vgg: float = 10.0
     perceptual: float = 0.001
+    # cross-identity pairs (data.cross_identity > 0): L1 of the output to the landmark teacher
+    # inside its mask, and a contextual loss to the exemplar outside it (CoCosNet's idea)
+    teacher_l1: float = 0.0
+    contextual: float = 0.0
     style: float = 3.0  # lambda_s of the unsupervised style objective
     content: float = 1.0
     ndf: int = 64
@@ -90,6 +96,9 @@ class ScheduleConfig:
     # (no discriminator, GAN or VGG terms; supervised tasks only)
     matching_only_steps: int = 0
     gate_open_steps: int = 0  # the first N steps keep every link (pruning gate held open)
+    # > 0: stop after this many minutes of training (a bounded burst, e.g. on a lent GPU); the
+    # learning-rate schedule is unchanged, the run ends at the first step past the limit
+    max_minutes: float = 0.0
 
 
 @dataclass

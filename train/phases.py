@@ -14,7 +14,7 @@ from torch import nn
 from dynast import DynaST, DynaSTConfig
 from dynast.model import TransformerBlock
 from train.config import TrainConfig
-from train.losses.objectives import LossTerms, matching_loss
+from train.losses.objectives import LossTerms, matching_loss, teacher_guide
 
 
 def matching_phase(cfg: TrainConfig, step: int) -> bool:
@@ -31,9 +31,11 @@ def set_gate(model: nn.Module, step: int, cfg: TrainConfig) -> None:
             module.prune = pruning
 
 
-def matching_terms(warps: list[torch.Tensor], target: torch.Tensor, weight: float) -> LossTerms:
-    """The matching-only objective: weight x sum over blocks of L1(warp, pooled target)."""
-    loss = matching_loss(warps, target) * weight
+def matching_terms(warps: list[torch.Tensor], batch: dict, weight: float) -> LossTerms:
+    """The matching-only objective: weight x sum over blocks of L1(warp, pooled target), or of
+    the landmark teacher inside its mask where the batch carries one."""
+    guide, mask = teacher_guide(batch)
+    loss = matching_loss(warps, guide, mask) * weight
     return LossTerms(loss, {"matching": loss})
 
 

@@ -56,6 +56,11 @@ class TrainingTask:
                 f"choose one of {sorted(self.datasets)}"
             )
         dataset = self.datasets[kind](data, cache_dir)
+        if data.cross_identity > 0 and not hasattr(dataset, "cross_identity"):
+            raise ValueError(
+                f"data.cross_identity is for face photo folders (task face, data kind photos); "
+                f"task {self.name!r} with data kind {kind!r} has no cross-identity pairs"
+            )
         spec = self.spec
         channels = (dataset.semantic_nc, dataset.ref_semantic_nc)
         if kind == next(iter(self.datasets)) and channels != (
@@ -119,7 +124,8 @@ def _face_photos(d: DataConfig, cache: Path) -> Dataset:
     from train.data.faces import FacePhotos
 
     return FacePhotos(
-        _need(d.path, "--data"), d.size, cache, d.max_images, d.warp_strength, fit=d.fit
+        _need(d.path, "--data"), d.size, cache, d.max_images, d.warp_strength, fit=d.fit,
+        cross_identity=d.cross_identity,
     )
 
 

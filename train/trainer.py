@@ -273,7 +273,7 @@ class Trainer:
                 return_warps=supervised_warps or want_warps,
             )
             if matching_only:
-                g_terms = matching_terms(out.warps, batch["target"], self.cfg.loss.matching)
+                g_terms = matching_terms(out.warps, batch, self.cfg.loss.matching)
             else:
                 g_terms = self.objective.generator(out, batch, d_module)
         self.opt_g.zero_grad(set_to_none=True)
@@ -307,6 +307,11 @@ class Trainer:
                 self.opt_d.zero_grad(set_to_none=True)
             self.nonfinite_steps += 1
         return values, out, ok
+
+    def _time_left(self, deadline: float) -> bool:
+        """Has every rank time left before ``schedule.max_minutes`` (decided at log steps)?"""
+        left = torch.tensor([time.perf_counter() < deadline], device=self.info.device)
+        return all_ranks_true(left, self.info)[0]
 
     def _merge_skips(self) -> None:
         """Union of every rank's newly skipped samples (collective: called on every rank alike)."""
@@ -342,6 +347,7 @@ class Trainer:
         if self.discriminator is not None:
             self.discriminator.train()
         window, window_start, window_images = MetricWindow(), time.perf_counter(), 0
+        deadline = time.perf_counter() + cfg.schedule.max_minutes * 60
         batches = iter(loader)
         while self.step < self.stop_step:
             batch = next(batches)
@@ -381,6 +387,8 @@ class Trainer:
                     }
                 )
                 window_start, window_images = time.perf_counter(), 0
+                if cfg.schedule.max_minutes > 0 and not self._time_left(deadline):
+                    break
             if cfg.run.checkpoint_every > 0 and self.step % cfg.run.checkpoint_every == 0:
                 self._merge_skips()
                 self.save_checkpoint()
@@ -406,7 +414,7 @@ class Trainer:
             "ranks_agree": len(set(digests)) == 1,
         }
         if self.info.is_main:
-            if self.step >= self.stop_step:
+            if self.step >= self.stop_step or self.cfg.schedule.max_minutes > 0:
                 self.generator.save_pretrained(self.out / "final")
             (self.out / "summary.json").write_text(json.dumps(summary, indent=2))
             if skipped:

@@ -40,7 +40,11 @@ from dynast.semantics.face_layout import (
     FACE_PARTS,
     as_sketch_semantics,
 )
-from dynast.semantics.face_photo import face_semantics_from_photo
+from dynast.semantics.face_photo import (
+    detect_face_landmarks,
+    face_semantics_from_landmarks,
+    face_semantics_from_photo,
+)
 from dynast.semantics.face_sketch import face_semantics_from_sketch
 from dynast.semantics.framing import Framed, FramingTransform, fit_face, fit_person
 from dynast.semantics.image_io import (
@@ -100,6 +104,8 @@ __all__ = [
     "default_size",
     "extract_pose",
     "face_semantics_from_photo",
+    "face_semantics_from_landmarks",
+    "detect_face_landmarks",
     "face_semantics_from_sketch",
     "fit_face",
     "fit_person",

@@ -20,7 +20,7 @@ import numpy as np
 
 __all__ = [
     "run_pose", "run_pose_with_mask", "run_face_mesh", "run_face_detection",
-    "mediapipe_connections", "close_all",
+    "close_all",
 ]
 
 
@@ -150,15 +150,3 @@ def run_face_detection(rgb: np.ndarray) -> list[tuple[float, float, float, float
         box = det.location_data.relative_bounding_box
         boxes.append((box.xmin * w, box.ymin * h, box.width * w, box.height * h))
     return boxes
-
-
-def mediapipe_connections() -> dict[str, frozenset[tuple[int, int]]]:
-    """The face-mesh contour connection sets, by MediaPipe's names (imports MediaPipe)."""
-    import mediapipe as mp
-
-    fm = mp.solutions.face_mesh
-    names = (
-        "FACE_OVAL", "LEFT_EYEBROW", "RIGHT_EYEBROW", "LEFT_EYE", "RIGHT_EYE",
-        "LEFT_IRIS", "RIGHT_IRIS", "NOSE", "LIPS",
-    )
-    return {n: frozenset(getattr(fm, "FACEMESH_" + n)) for n in names}

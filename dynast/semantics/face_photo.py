@@ -17,7 +17,9 @@ import numpy as np
 from dynast.semantics import _mediapipe
 from dynast.semantics.errors import NoFaceFound
 from dynast.semantics.face_layout import FACE_PARTS, assemble_face
+from dynast.semantics.face_mesh_topology import contour_edges
 from dynast.semantics.image_io import (
+    FitTransform,
     ImageSource,
     check_min_side,
     default_size,
@@ -25,7 +27,12 @@ from dynast.semantics.image_io import (
     load_image,
 )
 
-__all__ = ["CANNY_THRESHOLDS", "face_semantics_from_photo", "detect_face_landmarks"]
+__all__ = [
+    "CANNY_THRESHOLDS",
+    "face_semantics_from_photo",
+    "face_semantics_from_landmarks",
+    "detect_face_landmarks",
+]
 
 CANNY_THRESHOLDS = (40, 80)
 MAX_SIDE = 1280
@@ -47,7 +54,7 @@ _INNER_LIPS = frozenset(
 
 @functools.lru_cache(maxsize=1)
 def _part_edges() -> dict[str, list[tuple[int, int]]]:
-    sets = _mediapipe.mediapipe_connections()
+    sets = contour_edges()
     parts = {
         name: sorted(set().union(*(sets[s] for s in names))) for name, names in _PART_SETS.items()
     }
@@ -134,9 +141,23 @@ def face_semantics_from_photo(
     (height, width), warnings = (size, []) if size is not None else default_size(*rgb.shape[:2])
     fitted, transform = fit_to_size(rgb, height, width)
     landmarks, found = detect_face_landmarks(rgb)
-    warnings = warnings + found
-    xy = transform.to_dst(landmarks)
-    shape = (height, width)
+    return face_semantics_from_landmarks(fitted, transform.to_dst(landmarks), transform), (
+        warnings + found
+    )
+
+
+def face_semantics_from_landmarks(
+    fitted: np.ndarray, xy: np.ndarray, transform: FitTransform | None = None
+) -> np.ndarray:
+    """Face-edge semantics drawn from known landmarks: float32 (FACE_CHANNELS, H, W) in [0, 1].
+
+    ``fitted``: uint8 (H, W, 3), the photo as the model sees it; ``xy``: (478, 2) face-mesh
+    landmarks in its pixels; ``transform``: how ``fitted`` was made (:func:`fit_to_size`), so
+    that background edges are taken from the photo's own area only (default: all of it).
+    The same drawing as :func:`face_semantics_from_photo`, without running MediaPipe (training
+    caches the landmarks once per photo and draws the semantics at any size).
+    """
+    shape = fitted.shape[:2]
     part_edges = _part_edges()
     parts = {name: _draw_lines(xy, edges, shape) for name, edges in part_edges.items()}
 
@@ -145,8 +166,11 @@ def face_semantics_from_photo(
     outside = np.ones(shape, np.uint8)
     cv2.fillConvexPoly(outside, oval, 0)
     content = np.zeros(shape, bool)
-    content[transform.top:transform.top + transform.content_height,
-            transform.left:transform.left + transform.content_width] = True
+    if transform is None:
+        content[:] = True
+    else:
+        content[transform.top:transform.top + transform.content_height,
+                transform.left:transform.left + transform.content_width] = True
     gray = cv2.GaussianBlur(cv2.cvtColor(fitted, cv2.COLOR_RGB2GRAY), (0, 0), 1.0)
     canny = cv2.Canny(gray, *CANNY_THRESHOLDS, L2gradient=True) > 0
     parts["background"] = canny & (outside > 0) & content
@@ -154,4 +178,4 @@ def face_semantics_from_photo(
     all_edges = np.zeros(shape, bool)
     for name in FACE_PARTS:
         all_edges |= parts[name]
-    return assemble_face(parts, all_edges), warnings
+    return assemble_face(parts, all_edges)

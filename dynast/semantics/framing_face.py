@@ -24,6 +24,7 @@ import functools
 import numpy as np
 
 from dynast.semantics import _mediapipe
+from dynast.semantics.face_mesh_topology import contour_edges
 from dynast.semantics.face_photo import detect_face_landmarks
 from dynast.semantics.framing_base import Framed, FramingTransform, warp_image
 from dynast.semantics.image_io import ImageSource, check_size, load_image
@@ -46,7 +47,7 @@ REFINE_SIDE = 256  # side of the first aligned crop the landmarks are found agai
 
 @functools.lru_cache(maxsize=1)
 def _eye_ids() -> tuple[tuple[int, ...], tuple[int, ...]]:
-    sets = _mediapipe.mediapipe_connections()
+    sets = contour_edges()
     right = tuple(sorted({i for e in sets["RIGHT_EYE"] for i in e}))  # the person's right
     left = tuple(sorted({i for e in sets["LEFT_EYE"] for i in e}))
     return right, left

@@ -1,7 +1,9 @@
 """On-disk cache of per-image arrays (photo semantics, keypoints): one .npz per (image, recipe).
 
-The key hashes the file's absolute path, size and mtime with a recipe string (e.g. the output size
-and extractor version), so an edited photo or a changed recipe is recomputed. Writes are atomic.
+The key hashes the file's bytes with a recipe string (e.g. the output size and extractor
+version), so an edited photo or a changed recipe is recomputed, and a cache filled on one machine
+serves the same photos under another path (a GPU machine without MediaPipe, say). Writes are
+atomic.
 """
 
 from __future__ import annotations
@@ -22,9 +24,8 @@ class ArrayCache:
         self.recipe = recipe
 
     def _file(self, path: Path) -> Path:
-        st = path.stat()
-        key = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{self.recipe}"
-        digest = hashlib.sha1(key.encode()).hexdigest()
+        content = hashlib.sha1(path.read_bytes()).hexdigest()
+        digest = hashlib.sha1(f"{content}|{self.recipe}".encode()).hexdigest()
         return self.root / digest[:2] / f"{digest}.npz"
 
     def get(

@@ -1,14 +1,16 @@
 """Face data sets.
 
-- ``FacePhotos``: any folder of face photos; semantics computed from the photo (the code the app
-  runs at inference) and cached; the exemplar is a warped copy of the target. With ``fit`` the
-  faces are first aligned as the pipeline aligns them (``dynast.semantics.fit_face``).
+- ``FacePhotos``: any folder of face photos; semantics drawn from the photo's face mesh (the code
+  the app runs at inference), the mesh cached; the exemplar is a warped copy of the target, or
+  (``cross_identity``) another face with the landmark teacher. With ``fit`` the faces are first
+  aligned as the pipeline aligns them (``dynast.semantics.fit_face``).
 - ``CelebAMaskHQ``: CelebA-HQ + CelebAMask-HQ, the paper's 15-channel semantics made from the
   part masks; same self-supervised exemplars.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +18,8 @@ import torch
 
 from train.data.base import SkippingDataset
 from train.data.cache import ArrayCache
-from train.data.exemplar_warp import apply_grid
+from train.data.exemplar_warp import apply_grid, colour_jitter
+from train.data.face_teacher import face_teacher
 from train.data.files import DataLayoutError, list_images, read_rgb, require, resize, to_tensor
 from train.data.warped_pairs import warped_pair
 
@@ -35,8 +38,26 @@ def _self_pair(
     }
 
 
+@dataclass
+class _Face:
+    """A training photo as the model sees it: ``image`` (S, S, 3) uint8, ``landmarks`` (478, 2)
+    in its pixels and ``semantics`` (C, S, S) drawn from them."""
+
+    image: np.ndarray
+    landmarks: np.ndarray
+    semantics: torch.Tensor
+
+
 class FacePhotos(SkippingDataset):
-    """Folder of face photos -> {ref_image, ref_semantics, target_semantics, target} at ``size``."""
+    """Folder of face photos -> {ref_image, ref_semantics, target_semantics, target} at ``size``.
+
+    The face mesh of each photo is found once (MediaPipe) and cached; semantics are drawn from
+    the cached landmarks. With ``cross_identity`` > 0 that share of the samples pairs two
+    different photos: the exemplar is another face (colour-jittered), and the sample also
+    carries ``teacher`` (3, S, S), the exemplar warped onto the target's mesh
+    (:mod:`train.data.face_teacher`), ``teacher_mask`` (1, S, S) where it holds and ``cross``
+    (1,) = 1. Self-pairs carry their target as the teacher, a mask of ones and ``cross`` = 0.
+    """
 
     def __init__(
         self,
@@ -46,13 +67,17 @@ class FacePhotos(SkippingDataset):
         max_images: int = 0,
         warp_strength: float = 1.0,
         fit: bool = False,
+        cross_identity: float = 0.0,
     ) -> None:
         from dynast.semantics import FACE_CHANNELS
 
+        if not 0.0 <= cross_identity <= 1.0:
+            raise ValueError(f"data.cross_identity must be in [0, 1], got {cross_identity}")
         self.files = list_images(folder, max_images)
         self.size, self.warp_strength, self.fit = size, warp_strength, fit
+        self.cross_identity = cross_identity if len(self.files) > 1 else 0.0
         self.semantic_nc = self.ref_semantic_nc = FACE_CHANNELS
-        key = f"size={size}|channels={FACE_CHANNELS}" + ("|fit_face-v1" if fit else "")
+        key = f"face_mesh-v1|size={size}|fit_face-v1" if fit else "face_mesh-v1"
         self.cache = ArrayCache(Path(cache_dir) / "face_photo", key)
 
     def __len__(self) -> int:
@@ -61,42 +86,73 @@ class FacePhotos(SkippingDataset):
     def name(self, index: int) -> str:
         return str(self.files[index])
 
-    def _semantics(self, photo: np.ndarray) -> dict[str, np.ndarray]:
-        from dynast.semantics import NoFaceFound, face_semantics_from_photo
+    def _landmarks(self, photo: np.ndarray) -> dict[str, np.ndarray]:
+        from dynast import semantics
 
         try:
-            sem, _warnings = face_semantics_from_photo(photo, (self.size, self.size))
-        except NoFaceFound as err:  # cached too, so a face-less photo costs one detection only
-            return {"semantics": np.zeros((0,), np.float32), "error": np.array(str(err))}
-        return {"semantics": np.asarray(sem, np.float32)}
+            landmarks, _warnings = semantics.detect_face_landmarks(photo)
+        except semantics.NoFaceFound as err:  # cached too: a face-less photo is detected once
+            return {"landmarks": np.zeros((0, 2)), "error": np.array(str(err))}
+        return {"landmarks": landmarks}
 
     def _aligned(self, photo: np.ndarray) -> dict[str, np.ndarray]:
-        """``fit``: the face aligned as at inference (``fit_face``), and its semantics."""
+        """``fit``: the face aligned as at inference (``fit_face``), and its landmarks."""
         from dynast.semantics import NoFaceFound, fit_face
 
         try:
             image = fit_face(photo, (self.size, self.size)).image
         except NoFaceFound as err:
-            return {"semantics": np.zeros((0,), np.float32), "error": np.array(str(err))}
-        return {**self._semantics(image), "image": image}
+            return {"landmarks": np.zeros((0, 2)), "error": np.array(str(err))}
+        return {**self._landmarks(image), "image": image}
 
-    def load(self, index: int, rng: np.random.Generator) -> dict[str, torch.Tensor]:
-        from dynast.semantics import fit_to_size
+    def face(self, index: int) -> _Face:
+        """Photo ``index`` fitted to the training size, with its landmarks and semantics."""
+        from dynast.semantics import face_semantics_from_landmarks, fit_to_size
 
         path = self.files[index]
         photo = read_rgb(path)
         if self.fit:
             arrays = self.cache.get(path, lambda: self._aligned(photo))
         else:
-            arrays = self.cache.get(path, lambda: self._semantics(photo))
+            arrays = self.cache.get(path, lambda: self._landmarks(photo))
         if "error" in arrays:
             raise ValueError(f"{arrays['error']} (cached)")
         if self.fit:
-            image = arrays["image"]
+            image, transform, xy = arrays["image"], None, arrays["landmarks"]
         else:
-            image, _ = fit_to_size(photo, self.size, self.size)  # as the semantics were fitted
-        sem = torch.from_numpy(arrays["semantics"])
-        return _self_pair(rng, image, sem, self.warp_strength)
+            image, transform = fit_to_size(photo, self.size, self.size)
+            xy = transform.to_dst(arrays["landmarks"])
+        sem = face_semantics_from_landmarks(image, xy, transform)
+        return _Face(image, xy, torch.from_numpy(np.asarray(sem, np.float32)))
+
+    def load(self, index: int, rng: np.random.Generator) -> dict[str, torch.Tensor]:
+        target = self.face(index)
+        if self.cross_identity > 0 and rng.random() < self.cross_identity:
+            other = (index + 1 + int(rng.integers(len(self) - 1))) % len(self)
+            return self._cross_pair(rng, target, self.face(other))
+        sample = _self_pair(rng, target.image, target.semantics, self.warp_strength)
+        if self.cross_identity > 0:  # every sample of the data set carries the same keys
+            sample.update(teacher=sample["target"], teacher_mask=torch.ones(1, *sample[
+                "target"].shape[1:]), cross=torch.zeros(1))
+        return sample
+
+    def _cross_pair(
+        self, rng: np.random.Generator, target: _Face, exemplar: _Face
+    ) -> dict[str, torch.Tensor]:
+        ref = to_tensor(exemplar.image)
+        ref = colour_jitter(rng, ref, self.warp_strength)
+        ref_uint8 = ((ref.permute(1, 2, 0).numpy() + 1) * 127.5).round().clip(0, 255)
+        teacher = face_teacher(ref_uint8.astype(np.uint8), exemplar.landmarks,
+                               target.image.shape[:2], target.landmarks)
+        return {
+            "ref_image": ref,
+            "ref_semantics": exemplar.semantics,
+            "target_semantics": target.semantics,
+            "target": to_tensor(target.image),
+            "teacher": to_tensor(teacher.image),
+            "teacher_mask": torch.from_numpy(teacher.mask)[None],
+            "cross": torch.ones(1),
+        }
 
 
 class CelebAMaskHQ(SkippingDataset):

@@ -14,12 +14,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from train.config import LossConfig
+from train.losses.contextual import contextual_loss
 from train.losses.gan import feature_matching_loss, hinge_d_loss, hinge_g_loss
 from train.losses.vgg import VGG19Features
 
 VGG_FM_LAYERS = ("relu1_2", "relu2_2", "relu3_2", "relu4_2", "relu5_2")
 VGG_FM_WEIGHTS = (1 / 32, 1 / 16, 1 / 8, 1 / 4, 1.0)
 PERCEPTUAL_LAYER = "relu4_2"
+CONTEXTUAL_LAYERS = ("relu3_2", "relu4_2")
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 CONTENT_LAYER = "relu4_1"
 
@@ -32,14 +34,34 @@ class LossTerms:
     parts: dict[str, torch.Tensor]
 
 
-def matching_loss(warps: list[torch.Tensor], target: torch.Tensor) -> torch.Tensor:
-    """Sum over blocks of L1(warp (B,3,h,w), target (B,3,H,W) average-pooled by H/h)."""
+def matching_loss(
+    warps: list[torch.Tensor], target: torch.Tensor, mask: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Sum over blocks of L1(warp (B,3,h,w), target (B,3,H,W) average-pooled by H/h).
+
+    ``mask`` (B,1,H,W) in [0,1] or None: weights per target pixel, pooled alike; the L1 is then
+    the mean over the masked pixels (the landmark teacher of cross-identity pairs)."""
     total = torch.zeros((), device=target.device)
     for warp in warps:
         factor = target.shape[-1] // warp.shape[-1]
         gt = F.avg_pool2d(target, factor, stride=factor) if factor > 1 else target
-        total = total + F.l1_loss(warp.float(), gt.float())
+        if mask is None:
+            total = total + F.l1_loss(warp.float(), gt.float())
+        else:
+            m = F.avg_pool2d(mask, factor, stride=factor) if factor > 1 else mask
+            diff = (warp.float() - gt.float()).abs() * m
+            total = total + diff.sum() / (3 * m.sum()).clamp_min(1.0)
     return total
+
+
+def teacher_guide(batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """What the output and warps are pulled towards: (B,3,H,W) and a (B,1,H,W) mask or None.
+
+    Batches with a landmark teacher (cross-identity face pairs) carry ``teacher`` and
+    ``teacher_mask`` (self-pairs: the target and ones); otherwise the target, unmasked."""
+    if "teacher" in batch:
+        return batch["teacher"], batch["teacher_mask"]
+    return batch["target"], None
 
 
 def channel_stats(feat: torch.Tensor, eps: float = 1e-5) -> tuple[torch.Tensor, torch.Tensor]:
@@ -74,9 +96,10 @@ class SupervisedObjective(nn.Module):
         """``out``: the model output (image (B,3,H,W), warps list). ``discriminator`` is called on
         [S_tgt, fake] and [S_tgt, real] stacked along the batch."""
         target, sem, fake = batch["target"], batch["target_semantics"], out.image
+        guide, mask = teacher_guide(batch)
         parts: dict[str, torch.Tensor] = {}
         if self.w.matching > 0:
-            parts["matching"] = matching_loss(out.warps, target) * self.w.matching
+            parts["matching"] = matching_loss(out.warps, guide, mask) * self.w.matching
         if self.w.gan > 0 or self.w.gan_feat > 0:
             pred = discriminator(
                 torch.cat([torch.cat([sem, fake], 1), torch.cat([sem, target], 1)], 0)
@@ -86,11 +109,19 @@ class SupervisedObjective(nn.Module):
             parts["gan"] = hinge_g_loss(pred_fake) * self.w.gan
             if self.w.gan_feat > 0:
                 parts["gan_feat"] = feature_matching_loss(pred_fake, pred_real) * self.w.gan_feat
+        if mask is not None and self.w.teacher_l1 > 0:
+            diff = (fake.float() - guide.float()).abs() * mask
+            parts["teacher_l1"] = diff.sum() / (3 * mask.sum()).clamp_min(1.0) * self.w.teacher_l1
+        if mask is not None and self.w.contextual > 0:
+            parts["contextual"] = self._contextual(fake, batch, mask) * self.w.contextual
         if self.w.vgg > 0 or self.w.perceptual > 0:
             layers = VGG_FM_LAYERS
             fake_f = self.vgg(fake, layers)
             with torch.no_grad():
-                real_f = self.vgg(target, layers)
+                # with a teacher: outside its mask the output is compared with itself, so the
+                # VGG terms pull towards the teacher only where it holds (self-pairs: mask 1)
+                real = guide if mask is None else guide * mask + fake.detach() * (1 - mask)
+                real_f = self.vgg(real, layers)
             vgg = sum(
                 w * F.l1_loss(fake_f[n].float(), real_f[n].float())
                 for n, w in zip(layers, VGG_FM_WEIGHTS)
@@ -101,6 +132,21 @@ class SupervisedObjective(nn.Module):
                 * self.w.perceptual
             )
         return LossTerms(sum(parts.values()), parts)
+
+    def _contextual(
+        self, fake: torch.Tensor, batch: dict[str, torch.Tensor], mask: torch.Tensor
+    ) -> torch.Tensor:
+        """Cross-identity samples: contextual loss of the output outside the teacher's mask to
+        the whole exemplar, on CONTEXTUAL_LAYERS."""
+        outside = (1 - mask) * batch["cross"].view(-1, 1, 1, 1)
+        fake_f = self.vgg(fake, CONTEXTUAL_LAYERS)
+        with torch.no_grad():
+            ref_f = self.vgg(batch["ref_image"], CONTEXTUAL_LAYERS)
+        return sum(
+            contextual_loss(fake_f[n], ref_f[n], F.interpolate(outside, fake_f[n].shape[-2:],
+                                                                mode="area"))
+            for n in CONTEXTUAL_LAYERS
+        )
 
     def discriminator(
         self, fake: torch.Tensor, batch: dict[str, torch.Tensor], discriminator: nn.Module
