@@ -138,3 +138,14 @@ def test_cross_identity_is_refused_where_there_are_no_faces(tmp_path: Path) -> N
     with pytest.raises(ValueError, match=r"in \[0, 1\]"):
         get_task("face").build_dataset(DataConfig(path=str(FACES), size=32, cross_identity=2),
                                        tmp_path)
+
+
+def test_teacher_figure_rows_are_exemplar_target_teacher_mask(tmp_path: Path) -> None:
+    from train.teacher_figure import main, teacher_rows
+
+    grid = teacher_rows(sorted(FACES.glob("*.jpg")), 64, 2)
+    assert grid.shape == (128, 256, 3) and grid.dtype == np.uint8
+    mask = grid[:64, 192:]
+    assert (mask == 0).any() and (mask == 255).any()  # a mask with inside and outside
+    main(["--heldout", str(FACES), "--out", str(tmp_path / "t.jpg"), "--size", "64"])
+    assert (tmp_path / "t.jpg").stat().st_size > 0

@@ -86,3 +86,35 @@ def test_style_targets_command_writes_json_and_samples(tmp_path: Path) -> None:
     assert results["summary"]["pairs"] == 9 and len(results["pairs"]) == 9
     assert results["summary"]["swd_content_style"] > 0
     assert (tmp_path / "s.jpg").stat().st_size > 0 and out.with_suffix(".md").exists()
+
+
+def test_cross_identity_targets_score_against_the_landmark_teacher(tmp_path: Path) -> None:
+    """A model that returns its exemplar unchanged gains exactly 0 dB over the exemplar; the
+    face command writes the cross-identity summary and its samples."""
+    from types import SimpleNamespace
+
+    from train.data.files import list_images
+    from train.targets import cross_identity_targets
+
+    def copy_exemplar(ref, ref_sem, sem):
+        return SimpleNamespace(image=ref)
+
+    files = list_images(ASSETS / "faces")[:3]
+    scores, examples = cross_identity_targets(copy_exemplar, files, 64)
+    summary = scores["summary"]
+    assert summary["pairs"] == 3 and len(examples) == 3
+    assert summary["psnr_gain_db"] == pytest.approx(0.0, abs=1e-9)
+    assert not summary["psnr_target_met"]
+    assert all(r["colour_distance"] >= 0 for r in scores["pairs"])
+
+    torch.manual_seed(0)
+    DynaST(DynaSTConfig(semantic_nc=12, ref_semantic_nc=12, ngf=4, train_size=(32, 32))
+           ).save_pretrained(tmp_path / "ckpt")
+    out = tmp_path / "f.json"
+    assert main(["targets", "--task=face", f"--checkpoint={tmp_path / 'ckpt'}",
+                 f"--heldout={ASSETS / 'faces'}", "--size=64", "--max-images=2",
+                 f"--out={out}", f"--samples={tmp_path / 's.jpg'}"]) == 0
+    results = json.loads(out.read_text())
+    assert results["cross_identity"]["summary"]["pairs"] == 2
+    assert "cross-identity psnr_gain_db" in out.with_suffix(".md").read_text()
+    assert (tmp_path / "s_cross.jpg").stat().st_size > 0

@@ -10,7 +10,10 @@ Face, per held-out photo at ``size``: the exemplar is the photo rotated 3-6 degr
 semantics are the photo's warped alike. Scores: the output's PSNR against the photo vs the
 exemplar's own PSNR (target: >= 2 dB above), and the white-balance test: a warmer and a cooler
 exemplar (red and blue gains 1.12 / 0.88) must move the output's mean colour the same way by at
-least half as much (projection ratio >= 0.5 both ways; target: 3 of 4 faces).
+least half as much (projection ratio >= 0.5 both ways; target: 3 of 4 faces). Across
+identities (``cross_identity`` in the results): each held-out photo as the target of the next
+one's exemplar, scored against the landmark teacher inside the face oval
+(:func:`cross_identity_targets`).
 
 Style, every held-out content x style pair (shorter side resized to ``size``, centre crop):
 SWD on RGB pixels (sliced Wasserstein distance between the two pixel sets) of output vs style
@@ -145,6 +148,79 @@ def face_targets(model, files: list[Path], size: int) -> tuple[dict[str, Any], l
     return {"summary": summary, "faces": rows}, examples
 
 
+def _masked_psnr(a: torch.Tensor, b: torch.Tensor, region: torch.Tensor) -> float:
+    """PSNR in dB of (3,H,W) images in [-1,1] over the pixels of ``region`` (H,W) bool."""
+    mse = float((_unit(a) - _unit(b)).pow(2)[:, region].mean())
+    return 10 * math.log10(1 / max(mse, 1e-12))
+
+
+def _mean_lab(image: torch.Tensor, region: torch.Tensor) -> np.ndarray:
+    """Mean CIELAB colour (3,) of a (3,H,W) [-1,1] image over ``region`` (H,W) bool."""
+    from skimage.color import rgb2lab
+
+    rgb = _unit(image).permute(1, 2, 0).numpy()
+    return rgb2lab(rgb)[region.numpy()].mean(0)
+
+
+def cross_identity_targets(model, files: list[Path], size: int) -> tuple[dict[str, Any], list]:
+    """Held-out faces across identities: photo i is the target (its semantics), photo i+1 the
+    exemplar; the landmark teacher (the exemplar warped onto the target's mesh) is the reference
+    inside the target's face oval, eroded (where the teacher's mask is 1). Scores: PSNR of the
+    output minus PSNR of the unwarped exemplar against the teacher there (target >= +3 dB), and
+    the CIELAB distance of the output's and the teacher's mean colours there (target: < 10 in
+    3 of 4 pairs). Also (exemplar, target photo, teacher, output) rows."""
+    from dynast.semantics import (
+        SemanticsError,
+        detect_face_landmarks,
+        face_semantics_from_landmarks,
+        fit_to_size,
+    )
+    from train.data.face_teacher import face_teacher
+
+    faces, skipped = [], []
+    for path in files:
+        photo = read_rgb(path)
+        try:
+            xy, _ = detect_face_landmarks(photo)
+        except SemanticsError as err:
+            skipped.append(f"{path.name}: {err}")
+            continue
+        fitted, transform = fit_to_size(photo, size, size)
+        xy = transform.to_dst(xy)
+        sem = face_semantics_from_landmarks(fitted, xy, transform)
+        faces.append((path.name, fitted, xy, torch.from_numpy(np.asarray(sem, np.float32))))
+    rows, examples = [], []
+    for i, (name, fitted, xy, sem) in enumerate(faces if len(faces) > 1 else []):
+        ex_name, ex_fitted, ex_xy, ex_sem = faces[(i + 1) % len(faces)]
+        teacher = face_teacher(ex_fitted, ex_xy, (size, size), xy)
+        region = torch.from_numpy(teacher.mask >= 1.0)
+        if int(region.sum()) < 0.02 * size * size:
+            skipped.append(f"{ex_name} -> {name}: the teacher holds on too few pixels")
+            continue
+        exemplar, teach = to_tensor(ex_fitted), to_tensor(teacher.image)
+        with torch.no_grad():
+            out = model(exemplar[None], ex_sem[None], sem[None]).image[0].float()
+        gain = _masked_psnr(out, teach, region) - _masked_psnr(exemplar, teach, region)
+        colour = float(np.linalg.norm(_mean_lab(out, region) - _mean_lab(teach, region)))
+        rows.append({"exemplar": ex_name, "target": name, "psnr_gain_db": gain,
+                     "colour_distance": colour, "colour_close": colour < 10.0})
+        examples.append([exemplar, to_tensor(fitted), teach, out])
+    if not rows:
+        return {"summary": {"pairs": 0, "skipped": skipped}}, examples
+    close = sum(r["colour_close"] for r in rows)
+    gain = float(np.mean([r["psnr_gain_db"] for r in rows]))
+    summary = {
+        "pairs": len(rows),
+        "psnr_gain_db": gain,
+        "psnr_target_met": gain >= 3.0,
+        "median_colour_distance": float(np.median([r["colour_distance"] for r in rows])),
+        "colour_close": close,
+        "colour_target_met": close >= 0.75 * len(rows),
+        "skipped": skipped,
+    }
+    return {"summary": summary, "pairs": rows}, examples
+
+
 def load_square(path: Path, size: int) -> torch.Tensor:
     """Shorter side resized to ``size``, centre crop: (3,size,size) in [-1,1]."""
     image = read_rgb(path)
@@ -230,11 +306,15 @@ def markdown(results: dict[str, Any]) -> str:
     """The summary as a Markdown table."""
     lines = [f"# Held-out targets: {results['task']} ({results['checkpoint']})", ""]
     lines += ["| metric | value |", "|---|---|"]
-    for key, value in results["summary"].items():
-        if key == "skipped":
-            value = len(value)
-        shown = f"{value:.4g}" if isinstance(value, float) else str(value)
-        lines.append(f"| {key} | {shown} |")
+    summaries = [("", results["summary"])]
+    if "cross_identity" in results:
+        summaries.append(("cross-identity ", results["cross_identity"]["summary"]))
+    for prefix, summary in summaries:
+        for key, value in summary.items():
+            if key == "skipped":
+                value = len(value)
+            shown = f"{value:.4g}" if isinstance(value, float) else str(value)
+            lines.append(f"| {prefix}{key} | {shown} |")
     return "\n".join(lines) + "\n"
 
 
@@ -243,10 +323,13 @@ def run_targets(req: TargetsRequest) -> dict[str, Any]:
     from dynast import DynaST
 
     model = DynaST.from_pretrained(req.checkpoint).float().eval()
+    cross_examples: list = []
     if req.task == "face":
         files = [p for folder in req.heldout for p in list_images(folder)]
         files = files[: req.max_images] if req.max_images > 0 else files
         scores, examples = face_targets(model, files, req.size)
+        cross, cross_examples = cross_identity_targets(model, files, req.size)
+        scores["cross_identity"] = cross
     elif req.task == "style":
         contents, styles = list_images(req.content), list_images(req.style)
         scores, examples = style_targets(model, contents, styles, req.size)
@@ -259,4 +342,7 @@ def run_targets(req: TargetsRequest) -> dict[str, Any]:
     out.with_suffix(".md").write_text(markdown(results))
     if req.samples:
         save_samples(examples, req.samples)
+        if req.task == "face" and cross_examples:
+            samples = Path(req.samples)
+            save_samples(cross_examples, str(samples.with_name(f"{samples.stem}_cross.jpg")))
     return results
