@@ -6,6 +6,8 @@ to the left). It is computed from medians over the frames where the person was f
 
 * scale: the neck-to-ankles height (both ankles seen in at least half of the frames: a full
   body), else the neck-to-hips height, mapped to its height in DeepFashion's frame;
+  scaled down if the person's width (joint span, :data:`WIDE_PERCENTILE` over the frames)
+  would not fit in 98 % of the frame width;
 * vertical offset: the median neck at :data:`NECK_Y`;
 * horizontal offset: the median torso centre (shoulders and hips) at
   :data:`~dynast.semantics.framing_person.CENTRE_X` of the 176/256-wide frame, which sits in
@@ -31,6 +33,7 @@ __all__ = ["ClipFit", "fit_clip", "NECK_Y", "HIPS_Y", "ANKLES_Y"]
 NECK_Y = 0.209
 HIPS_Y = 0.491
 ANKLES_Y = 0.884
+WIDE_PERCENTILE = 90  # the frames' joint spans: this percentile fits within 98 % of the width
 
 _J = {name: i for i, name in enumerate(JOINT_NAMES)}
 SHOULDERS = (_J["r-shoulder"], _J["l-shoulder"])
@@ -48,10 +51,12 @@ class ClipFit:
     size: tuple[int, int]
     full_body: bool
 
-    def apply(self, keypoints: Keypoints) -> Keypoints:
-        """The keypoints in the model frame; joints that leave it go missing."""
+    def apply(self, keypoints: Keypoints, drop_outside: bool = True) -> Keypoints:
+        """The keypoints in the model frame; joints that leave it go missing unless
+        ``drop_outside`` is False (to smooth them before they are dropped)."""
         off = np.array(self.offset)
-        return keypoints.map_xy(lambda xy: self.scale * xy + off).drop_outside(*self.size)
+        moved = keypoints.map_xy(lambda xy: self.scale * xy + off)
+        return moved.drop_outside(*self.size) if drop_outside else moved
 
 
 def _mid(arr: np.ndarray, joints: tuple[int, int]) -> np.ndarray:
@@ -81,6 +86,9 @@ def fit_clip(frames: list[Keypoints], size: tuple[int, int]) -> ClipFit:
     else:
         span = np.median(hips[torso, 1] - neck[torso, 1])
         scale = (HIPS_Y - NECK_Y) * height / max(float(span), 1.0)
+    xs = np.where(arr[..., 2] > 0, arr[..., 0], np.nan)[torso]
+    reach = float(np.percentile(np.nanmax(xs, 1) - np.nanmin(xs, 1), WIDE_PERCENTILE))
+    scale = min(scale, 0.98 * width / max(reach, 1.0))  # arms out: the person still fits
     centre_x = float(np.median((neck[torso, 0] + hips[torso, 0]) / 2))
     neck_y = float(np.median(neck[torso, 1]))
     frame_width = FRAME_ASPECT * height

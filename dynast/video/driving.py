@@ -83,7 +83,7 @@ def load_driving(source: str | Path, size: tuple[int, int], *, max_frames: int,
         notes.append(f"the person was lost in {lost} of {len(raw)} frames; those frames "
                      "were filled in from their neighbours")
     fit = fit_clip(filled, size)
-    posed = [fit.apply(k) for k in filled]
+    posed = [fit.apply(k, drop_outside=False) for k in filled]  # smoothed, then dropped
     if smoothing is not None:  # at the rate the poses were sampled
         posed = smooth_sequence(posed, rate, smoothing)
     out_fps = float(fps) if fps is not None else rate

@@ -8,10 +8,12 @@ little lag. Per joint coordinate, with the sampling rate ``fps``:
     cutoff = MIN_CUTOFF + BETA * |speed|      (speed: low-passed at D_CUTOFF, pixels/s)
     alpha  = 1 / (1 + fps / (2 pi cutoff));   x_hat = alpha x + (1 - alpha) x_hat_prev
 
-The constants are for keypoints in model-frame pixels (a body about 250 px tall):
-``MIN_CUTOFF`` = 1 Hz keeps a still pose's jitter of a pixel to a fraction of one; ``BETA``
-= 0.05 s/px lifts the cutoff to ~11 Hz for a limb moving at 200 px/s (a quick arm swing),
-so fast motion is not dragged; ``D_CUTOFF`` = 1 Hz is the authors' suggested value.
+The constants are for keypoints in model-frame pixels (a body about 250 px tall), chosen by
+measuring the output's flicker on a still pose with +-1 px jitter (``python -m
+dynast.video.bench``): ``MIN_CUTOFF`` = 0.5 Hz holds a still joint's jitter to a tenth of
+a pixel per frame; ``BETA`` = 0.02 s/px lifts the cutoff to 4.5 Hz for a limb moving at
+200 px/s (a quick arm swing), about one frame of lag; ``D_CUTOFF`` = 1 Hz is the authors'
+suggested value. A joint that disappears restarts its filter when it comes back.
 A joint that disappears restarts its filter when it comes back.
 """
 from __future__ import annotations
@@ -26,8 +28,8 @@ from dynast.semantics.keypoints import NUM_JOINTS, Keypoints
 __all__ = ["OneEuro", "fill_lost_frames", "smooth_sequence", "MIN_CUTOFF", "BETA", "D_CUTOFF",
            "MAX_JOINT_GAP"]
 
-MIN_CUTOFF = 1.0  # Hz
-BETA = 0.05  # s / px
+MIN_CUTOFF = 0.5  # Hz
+BETA = 0.02  # s / px
 D_CUTOFF = 1.0  # Hz
 MAX_JOINT_GAP = 5  # frames: a joint missing this long between two sightings is interpolated
 
