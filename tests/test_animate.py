@@ -147,3 +147,14 @@ def test_cli_bad_input_is_one_line_and_exit_2(ckpt: Path, tmp_path: Path, args: 
     code, _, err = _cli(capsys, *argv)
     assert code == 2
     assert err.startswith("error: ") and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_benchmark_reports_both_rates_and_both_flickers(animator: PoseAnimator) -> None:
+    from dynast.video.bench import flicker, speed
+
+    result = speed(animator, 4, SIZE, 2)
+    assert result["frames"] == 4 and result["per_frame_fps"] > 0 and result["animate_fps"] > 0
+    assert result["speedup"] == pytest.approx(result["per_frame_s"] / result["animate_s"],
+                                              abs=1e-2)
+    figures = flicker(animator, SIZE, frames=12)
+    assert set(figures) == {"raw", "smoothed"} and figures["raw"] > 0
