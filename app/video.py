@@ -78,7 +78,7 @@ def make_handler(settings: AppSettings):
         animator = PoseAnimator(entry.path, device=settings.device,
                                 precision=settings.auto_precision or None)
         options = AnimateOptions(size=(h, w), max_frames=MAX_FRAMES, refuse_longer=True,
-                                 limits=LIMITS, side_by_side=bool(side_by_side))
+                                 limits=LIMITS)
 
         def step(done: int, total: int, stage: str) -> None:
             what = "pose of frame" if stage == "poses" else "frame"

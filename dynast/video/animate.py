@@ -49,9 +49,8 @@ class AnimateOptions:
     max_frames: frames used at most (a longer clip is cut, with a notice; with
     ``refuse_longer`` it is refused); fps: output frame rate (default: the clip's);
     batch: frames per model call; top_k: matches per query (default: the checkpoint's);
-    side_by_side: also write driving | pose | result; smoothing: the One-Euro filter, or
-    None for raw keypoints; fit_reference: fit the reference photo to the training frame;
-    limits: what a driving clip may be.
+    smoothing: the One-Euro filter, or None for raw keypoints; fit_reference: fit the
+    reference photo to the training frame; limits: what a driving clip may be.
     """
 
     size: int | tuple[int, int] = DEFAULT_SIZE
@@ -59,7 +58,6 @@ class AnimateOptions:
     fps: float | None = None
     batch: int = 4
     top_k: int | None = None
-    side_by_side: bool = False
     smoothing: OneEuro | None = OneEuro()
     fit_reference: bool = True
     refuse_longer: bool = False
@@ -152,10 +150,11 @@ class PoseAnimator:
                             limits=options.limits, refuse_longer=options.refuse_longer,
                             progress=progress)
 
-    def frames(self, reference: Any, driving: Driving, options: AnimateOptions,
-               timings: dict[str, float] | None = None, warnings: list[str] | None = None
-               ) -> Iterator[AnimatedFrame]:
+    def frames(self, reference: Any, driving: Driving, options: AnimateOptions, *,
+               footage: bool = False, timings: dict[str, float] | None = None,
+               warnings: list[str] | None = None) -> Iterator[AnimatedFrame]:
         """Generate the frames, in order, one batch at a time (see the module docstring).
+        ``footage``: decode the driving video again alongside (``AnimatedFrame.driving``).
         ``timings`` gets "reference" and "model" seconds, ``warnings`` the reference's notes."""
         timings = {} if timings is None else timings
         h, w = options.size
@@ -176,8 +175,7 @@ class PoseAnimator:
             encoded = model.encode_reference(ref_image, ref_sem)
         timings["reference"] = time.perf_counter() - t0
         timings.setdefault("model", 0.0)
-        footage = (read_frames(driving.clip, len(driving)) if driving.clip is not None
-                   else None)
+        clips = read_frames(driving.clip, len(driving)) if footage and driving.clip else None
         n = len(driving)
         for start in range(0, n, options.batch):
             poses = driving.poses[start:start + options.batch]
@@ -194,7 +192,7 @@ class PoseAnimator:
             for i, (kp, img) in enumerate(zip(poses, images)):
                 yield AnimatedFrame(start + i, vis.tensor_to_uint8(img),
                                     render_pose_preview(kp, h, w),
-                                    next(footage, None) if footage is not None else None)
+                                    next(clips, None) if clips is not None else None)
 
     def __call__(self, reference: Any, driving: str | Path, out: str | Path,
                  options: AnimateOptions | None = None, *, side_by_side_out: str | Path | None
@@ -217,7 +215,9 @@ class PoseAnimator:
             outputs.append(VideoWriter(out, fps, options.size))
             if gif_out is not None:
                 outputs.append(VideoWriter(gif_out, fps, options.size))
-            for frame in self.frames(reference, driving_poses, options, timings, warnings):
+            for frame in self.frames(reference, driving_poses, options,
+                                     footage=side_by_side_out is not None, timings=timings,
+                                     warnings=warnings):
                 t0 = time.perf_counter()
                 for writer in outputs:
                     writer.write(frame.result)

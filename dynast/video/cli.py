@@ -40,6 +40,8 @@ def add_animate_parser(sub: Any) -> None:
     p.add_argument("--precision", choices=PRECISIONS, default=None)
     p.add_argument("--top-k", type=int, default=None, metavar="K")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: auto)")
+    p.add_argument("--no-fit", action="store_true",
+                   help="do not fit the reference photo to the frame the model was trained on")
     p.add_argument("--no-smoothing", action="store_true",
                    help="use the keypoints as detected (no One-Euro filter)")
     p.add_argument("--side-by-side", action="store_true",
@@ -66,8 +68,9 @@ def animate_command(args: argparse.Namespace) -> int:
     _writable_dir(args.out.parent, "the folder of --out")
     options = AnimateOptions(
         size=_parse_size(args.size), max_frames=args.max_frames, fps=args.fps,
-        batch=args.batch, top_k=args.top_k, side_by_side=args.side_by_side,
-        smoothing=None if args.no_smoothing else OneEuro()).checked()
+        batch=args.batch, top_k=args.top_k,
+        smoothing=None if args.no_smoothing else OneEuro(),
+        fit_reference=not args.no_fit).checked()
     animator = PoseAnimator(args.checkpoint, device=args.device, precision=args.precision)
     bar = None
     if not args.json:
