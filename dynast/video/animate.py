@@ -176,23 +176,26 @@ class PoseAnimator:
         timings["reference"] = time.perf_counter() - t0
         timings.setdefault("model", 0.0)
         clips = read_frames(driving.clip, len(driving)) if footage and driving.clip else None
-        n = len(driving)
-        for start in range(0, n, options.batch):
-            poses = driving.poses[start:start + options.batch]
-            padded = poses + [poses[-1]] * (options.batch - len(poses))
-            t0 = time.perf_counter()
-            sem = torch.from_numpy(np.stack([render_pose(k, h, w) for k in padded]))
-            with torch.inference_mode(), precision_context(device, precision):
-                out = model.generate(encoded, sem.to(device), top_k=top_k).image
-            images = out[:len(poses)].float().cpu()
-            timings["model"] += time.perf_counter() - t0
-            if not bool(torch.isfinite(images).all()):
-                raise PipelineError("The model produced NaN or infinite values; try "
-                                    "precision fp32.")
-            for i, (kp, img) in enumerate(zip(poses, images)):
-                yield AnimatedFrame(start + i, vis.tensor_to_uint8(img),
-                                    render_pose_preview(kp, h, w),
-                                    next(clips, None) if clips is not None else None)
+        try:
+            for start in range(0, len(driving), options.batch):
+                poses = driving.poses[start:start + options.batch]
+                padded = poses + [poses[-1]] * (options.batch - len(poses))
+                t0 = time.perf_counter()
+                sem = torch.from_numpy(np.stack([render_pose(k, h, w) for k in padded]))
+                with torch.inference_mode(), precision_context(device, precision):
+                    out = model.generate(encoded, sem.to(device), top_k=top_k).image
+                images = out[:len(poses)].float().cpu()
+                timings["model"] += time.perf_counter() - t0
+                if not bool(torch.isfinite(images).all()):
+                    raise PipelineError("The model produced NaN or infinite values; try "
+                                        "precision fp32.")
+                for i, (kp, img) in enumerate(zip(poses, images)):
+                    yield AnimatedFrame(start + i, vis.tensor_to_uint8(img),
+                                        render_pose_preview(kp, h, w),
+                                        next(clips, None) if clips is not None else None)
+        finally:
+            if clips is not None:
+                clips.close()  # stops the decoder when the consumer stops early
 
     def __call__(self, reference: Any, driving: str | Path, out: str | Path,
                  options: AnimateOptions | None = None, *, side_by_side_out: str | Path | None

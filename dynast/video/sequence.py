@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dynast.inference.errors import VideoError
-from dynast.semantics.errors import NoPersonFound, SemanticsError
+from dynast.semantics._files import read_regular_file
+from dynast.semantics.errors import MalformedKeypointFile, NoPersonFound, SemanticsError
 from dynast.semantics.keypoints import Keypoints
 from dynast.semantics.openpose_io import MAX_KEYPOINT_FILE_BYTES, parse_openpose_json
 
@@ -30,11 +31,10 @@ _NUMBER = re.compile(r"(\d+)(?:_keypoints)?\.json$", re.IGNORECASE)
 
 @dataclass
 class PoseSequence:
-    """Keypoints per frame (pixels of the clip; ``None`` where nobody was found), the clip's
-    (height, width) when known (JSON files do not store it), and notes for the user."""
+    """Keypoints per frame (pixels of the clip; ``None`` where nobody was found) and notes
+    for the user."""
 
     frames: list[Keypoints | None]
-    size: tuple[int, int] | None
     warnings: list[str]
 
 
@@ -69,21 +69,20 @@ def _zip_texts(path: Path) -> list[tuple[str, str]]:
         if total > MAX_ZIP_BYTES or any(m.file_size > MAX_KEYPOINT_FILE_BYTES for m in members):
             raise VideoError(f"{path.name} unpacks to {total} bytes, over the limits "
                              f"({MAX_KEYPOINT_FILE_BYTES} per file, {MAX_ZIP_BYTES} in all)")
-        texts = []
+        texts, read = [], 0
         for m in members:
             with archive.open(m) as f:
                 data = f.read(MAX_KEYPOINT_FILE_BYTES + 1)
-            if len(data) > MAX_KEYPOINT_FILE_BYTES:  # the header lied about the size
-                raise VideoError(f"{m.filename} in {path.name} is over the limit of "
-                                 f"{MAX_KEYPOINT_FILE_BYTES} bytes")
+            read += len(data)
+            if len(data) > MAX_KEYPOINT_FILE_BYTES or read > MAX_ZIP_BYTES:  # headers lied
+                raise VideoError(f"{m.filename} in {path.name} unpacks past the limits "
+                                 f"({MAX_KEYPOINT_FILE_BYTES} bytes per file, {MAX_ZIP_BYTES} "
+                                 "in all)")
             texts.append((Path(m.filename).name, data.decode("utf-8", errors="replace")))
     return texts
 
 
 def _folder_texts(path: Path) -> list[tuple[str, str]]:
-    from dynast.semantics._files import read_regular_file
-    from dynast.semantics.errors import MalformedKeypointFile
-
     files = [p for p in path.iterdir() if p.suffix.lower() == ".json" and p.is_file()]
     if len(files) > MAX_SEQUENCE_FILES:
         raise VideoError(f"{path} holds {len(files)} JSON files, over the limit of "
@@ -126,7 +125,7 @@ def read_pose_sequence(path: str | Path, max_frames: int | None = None) -> PoseS
         if crowded else []
     if all(f is None for f in frames):
         raise VideoError(f"none of the {len(frames)} pose files in {path.name} holds a person")
-    return PoseSequence(frames, None, warnings)
+    return PoseSequence(frames, warnings)
 
 
 def write_pose_sequence(frames: list[Keypoints], path: str | Path, name: str = "clip",
