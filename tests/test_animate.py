@@ -150,11 +150,13 @@ def test_cli_bad_input_is_one_line_and_exit_2(ckpt: Path, tmp_path: Path, args: 
 
 
 def test_the_benchmark_reports_both_rates_and_both_flickers(animator: PoseAnimator) -> None:
-    from dynast.video.bench import flicker, speed
+    from dynast.video.bench import flicker, model_only, speed
 
     result = speed(animator, 4, SIZE, 2)
     assert result["frames"] == 4 and result["per_frame_fps"] > 0 and result["animate_fps"] > 0
     assert result["speedup"] == pytest.approx(result["per_frame_s"] / result["animate_s"],
                                               abs=1e-2)
+    alone = model_only(animator, 4, SIZE, 2)
+    assert alone["forward_per_frame_fps"] > 0 and alone["encoded_once_batched_fps"] > 0
     figures = flicker(animator, SIZE, frames=12)
     assert set(figures) == {"raw", "smoothed"} and figures["raw"] > 0

@@ -4,7 +4,9 @@ Speed: the same frames made two ways in one process, after one warm-up of each (
 MediaPipe loaded): ``PoseAnimator`` (the reference prepared and encoded once, frames in
 batches, written to an H.264 MP4) against one :class:`DynaSTPipeline` call per frame (the
 pipeline as ``generate`` runs it: reference semantics and framing, the model with warps and
-matches, the result views). Reported: frames per second of each and their ratio.
+matches, the result views). Reported: frames per second of each and their ratio; and the
+generator alone (``forward`` per frame against ``encode_reference`` once + ``generate`` in
+batches, same poses), which is what reuse and batching buy on their own.
 
 Flicker: a still pose with uniform +-1 px jitter (model-frame pixels) per joint and frame,
 animated with and without the One-Euro filter; the mean absolute difference between
@@ -84,6 +86,47 @@ def speed(animator: PoseAnimator, frames: int, size: tuple[int, int], batch: int
             "animate_timings": {k: round(v, 3) for k, v in report.timings.items()}}
 
 
+def model_only(animator: PoseAnimator, frames: int, size: tuple[int, int], batch: int
+               ) -> dict[str, Any]:
+    """The generator alone on the same poses: ``forward`` per frame against the reference
+    encoded once and ``generate`` in batches (no semantics, no video), frames per second."""
+    from dynast.inference.runtime import precision_context
+    from dynast.semantics.pose_render import render_pose
+
+    opts = AnimateOptions(size=size, max_frames=frames).checked()
+    poses = animator.driving(DRIVING, opts).poses
+    pipe, model = animator.pipe, animator.pipe.model
+    device, precision = pipe.device, pipe.precision
+    g = torch.Generator().manual_seed(0)
+    ref = (torch.rand(1, 3, *size, generator=g) * 2 - 1).to(device)
+    ref_sem = torch.from_numpy(render_pose(poses[0], *size))[None].to(device)
+    sems = torch.from_numpy(np.stack([render_pose(k, *size) for k in poses])).to(device)
+
+    def sync() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    with torch.inference_mode(), precision_context(device, precision):
+        model(ref, ref_sem, sems[:1])  # warm-up (and the cast copy)
+        model.generate(model.encode_reference(ref, ref_sem), sems[:batch])
+        sync()
+        t0 = time.perf_counter()
+        for i in range(len(sems)):
+            model(ref, ref_sem, sems[i:i + 1])
+        sync()
+        single = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        encoded = model.encode_reference(ref, ref_sem)
+        for start in range(0, len(sems), batch):
+            model.generate(encoded, sems[start:start + batch])
+        sync()
+        batched = time.perf_counter() - t0
+    n = len(sems)
+    return {"forward_per_frame_fps": round(n / single, 3),
+            "encoded_once_batched_fps": round(n / batched, 3),
+            "speedup": round(single / batched, 3)}
+
+
 def flicker(animator: PoseAnimator, size: tuple[int, int], frames: int = 32) -> dict[str, float]:
     """Output flicker of a still pose with +-1 px jitter, raw and smoothed."""
     rng = np.random.default_rng(0)
@@ -126,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
                               "size": [h, w], "precision": animator.pipe.precision,
                               "device": str(device)}
     report["speed"] = speed(animator, args.frames, (h, w), args.batch)
+    report["model_only"] = model_only(animator, args.frames, (h, w), args.batch)
     if not args.no_flicker:
         report["flicker"] = flicker(animator, (h, w))
     report["load_after"] = _load()
