@@ -31,7 +31,7 @@ def main() -> None:
     gap = np.full((panels[0].shape[0], 6, 3), 255, np.uint8)
     row = np.concatenate([x for p in panels for x in (p, gap)][:-1], axis=1)
     out = ROOT / "docs/pose_video_strip.png"
-    Image.fromarray(row).save(out, optimize=True)
+    Image.fromarray(row).quantize(256, dither=Image.Dither.NONE).save(out, optimize=True)
     print(f"{len(panels)} frames -> {out}")
 
 
