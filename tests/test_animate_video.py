@@ -6,9 +6,11 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from dynast.inference.cli import main
+from dynast.inference.errors import VideoError
 from dynast.video.clip import VideoWriter, open_clip, read_frames
 from dynast.video.driving import load_driving
 from test_animate import REFERENCE, ckpt  # noqa: F401 (the fixture)
@@ -58,3 +60,11 @@ def test_max_frames_cuts_a_video(tmp_path: Path) -> None:
     make_clip(tmp_path / "walk.mp4", frames=12)
     driving = load_driving(tmp_path / "walk.mp4", (256, 176), max_frames=4)
     assert len(driving) == 4 and "first 4" in driving.warnings[-1]
+
+
+def test_a_clip_without_anyone_is_refused_with_the_reason(tmp_path: Path) -> None:
+    with VideoWriter(tmp_path / "empty.mp4", 10, (96, 64)) as writer:
+        for _ in range(3):
+            writer.write(np.full((96, 64, 3), 128, np.uint8))
+    with pytest.raises(VideoError, match="no person was found in any frame of empty.mp4"):
+        load_driving(tmp_path / "empty.mp4", (256, 176), max_frames=300)
