@@ -1,4 +1,4 @@
-"""The DynaST Gradio app: one module per tab (``pose``, ``face``, ``style``).
+"""The DynaST Gradio app: one module per tab (``pose``, ``face``, ``style``, ``video``).
 
 ``settings`` (environment, read once), ``errors`` (one path for errors, warnings and status),
 ``media`` (output files, bounded result store, memory), ``gallery`` (per-block captions and
@@ -14,7 +14,7 @@ from typing import Any
 
 import gradio as gr
 
-from app import face, pose, style
+from app import face, pose, style, video
 from app.errors import LOG
 from app.media import ResultStore
 from app.settings import AppSettings, env_settings
@@ -66,6 +66,8 @@ def build_app(settings: AppSettings | None = None) -> gr.Blocks:
                 face.build(settings, store)
             with gr.Tab("Style transfer", id="style"):
                 style.build(settings, store)
+            with gr.Tab("Pose video", id="video"):
+                video.build(settings)
         gr.Markdown("Sample images: see examples/README.md for their sources and terms.")
     demo.dynast_settings = settings  # type: ignore[attr-defined]
     demo.dynast_store = store  # type: ignore[attr-defined]

@@ -28,8 +28,8 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
-__all__ = ["png_file", "ResultStore", "release_memory", "sketch_to_image", "OUTPUT_DIR",
-           "example_paths", "example_name", "EXAMPLES"]
+__all__ = ["png_file", "output_path", "ResultStore", "release_memory", "sketch_to_image",
+           "OUTPUT_DIR", "example_paths", "example_name", "EXAMPLES"]
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 OUTPUT_DIR = Path(tempfile.gettempdir()) / "dynast-app"
@@ -61,18 +61,24 @@ def png_file(img: Image.Image | np.ndarray, task: str, what: str = "") -> str:
         img = Image.fromarray(img)
     buf = io.BytesIO()
     img.save(buf, format="PNG")
+    path = output_path(task, what, ".png")
+    fd, staging = tempfile.mkstemp(dir=path.parent, prefix=".png-")
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(buf.getvalue())
+    os.replace(staging, path)
+    return str(path)
+
+
+def output_path(task: str, what: str = "", suffix: str = ".png") -> Path:
+    """A fresh ``<OUTPUT_DIR>/<unique>/dynast_<task>_<time>[_<what>]<suffix>`` (not created);
+    its folder is swept with the others after an hour."""
     now = time.time()
     folder = OUTPUT_DIR / uuid.uuid4().hex[:16]
     folder.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
-    path = folder / f"dynast_{task}_{stamp}{'_' + what if what else ''}.png"
-    fd, staging = tempfile.mkstemp(dir=folder, prefix=".png-")
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(buf.getvalue())
-    os.replace(staging, path)
     if next(_counter) % 100 == 0:
         _sweep(now)
-    return str(path)
+    return folder / f"dynast_{task}_{stamp}{'_' + what if what else ''}{suffix}"
 
 
 class ResultStore:

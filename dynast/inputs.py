@@ -27,13 +27,13 @@ def check_inputs(
     cfg: DynaSTConfig,
     ref_image: torch.Tensor,
     ref_semantics: torch.Tensor | None,
-    target_semantics: torch.Tensor,
+    target_semantics: torch.Tensor | None,
 ) -> None:
     """Raise ``InvalidInputError`` unless the inputs fit a model with ``cfg``.
 
     ref_image: (B, 3, H, W); ref_semantics: (B, ref_semantic_nc, H, W) or None when
-    ref_semantic_nc == 0; target_semantics: (B, semantic_nc, H, W); B >= 1; H, W multiples
-    of 8 and >= 16; floating point and finite.
+    ref_semantic_nc == 0; target_semantics: (B, semantic_nc, H, W), or None to check the
+    reference alone; B >= 1; H, W multiples of 8 and >= 16; floating point and finite.
     """
     named = {
         "ref_image": ref_image,
@@ -45,7 +45,9 @@ def check_inputs(
             raise InvalidInputError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
     if ref_image.dim() != 4 or ref_image.shape[1] != 3:
         raise InvalidInputError(f"ref_image must be (B, 3, H, W), got {tuple(ref_image.shape)}")
-    if target_semantics.dim() != 4 or target_semantics.shape[1] != cfg.semantic_nc:
+    if target_semantics is not None and (
+        target_semantics.dim() != 4 or target_semantics.shape[1] != cfg.semantic_nc
+    ):
         raise InvalidInputError(
             f"target_semantics must be (B, {cfg.semantic_nc}, H, W) for this model, "
             f"got {tuple(target_semantics.shape)}"
@@ -91,3 +93,35 @@ def check_inputs(
             raise InvalidInputError(
                 f"{name} contains NaN or infinite values; clean the input first"
             )
+
+
+def check_target(
+    cfg: DynaSTConfig, target_semantics: torch.Tensor, size: tuple[int, int], ref_batch: int
+) -> None:
+    """Raise ``InvalidInputError`` unless ``target_semantics`` (B, semantic_nc, H, W) fits a
+    reference encoded at ``size`` (H, W) with batch ``ref_batch`` (1, or B)."""
+    if not isinstance(target_semantics, torch.Tensor):
+        raise InvalidInputError(
+            f"target_semantics must be a torch.Tensor, got {type(target_semantics).__name__}"
+        )
+    if target_semantics.dim() != 4 or target_semantics.shape[1] != cfg.semantic_nc:
+        raise InvalidInputError(
+            f"target_semantics must be (B, {cfg.semantic_nc}, H, W) for this model, "
+            f"got {tuple(target_semantics.shape)}"
+        )
+    b, (h, w) = target_semantics.shape[0], target_semantics.shape[-2:]
+    if (h, w) != tuple(size):
+        raise InvalidInputError(
+            f"the reference was encoded at {size[0]}x{size[1]} but the target is {h}x{w}; "
+            "encode the reference at the target's size"
+        )
+    if b == 0 or ref_batch not in (1, b):
+        raise InvalidInputError(
+            f"a reference of batch {ref_batch} cannot serve {b} targets (use batch 1 or {b})"
+        )
+    if not target_semantics.is_floating_point():
+        raise InvalidInputError(
+            f"target_semantics must be a floating-point tensor, got {target_semantics.dtype}"
+        )
+    if not bool(torch.isfinite(target_semantics.sum(dtype=torch.float32))):
+        raise InvalidInputError("target_semantics contains NaN or infinite values; clean it first")

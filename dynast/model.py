@@ -28,28 +28,35 @@ from torch.nn.utils import parametrize
 from dynast.attention import AttentionKernels
 from dynast.cast import cast_copy, state_version
 from dynast.config import LEVEL_STRIDES, DynaSTConfig
-from dynast.inputs import check_inputs, check_top_k
+from dynast.inputs import InvalidInputError, check_inputs, check_target, check_top_k
 from dynast.layers import FeaturePyramid, SPADEResBlock, Upsample, conv3x3
-from dynast.output import BlockInfo, BlockRecord, DynaSTOutput, collect_output
+from dynast.output import (
+    BlockInfo,
+    BlockRecord,
+    DynaSTOutput,
+    ReferenceFeatures,
+    ReferenceLevel,
+    collect_output,
+)
 from dynast.persistence import load_pretrained, save_pretrained
 from dynast.transformer import TransformerBlock
 
-__all__ = ["BlockInfo", "DynaST", "DynaSTOutput", "LevelState", "MatchingLevel", "TransformerBlock"]
+__all__ = [
+    "BlockInfo", "DynaST", "DynaSTOutput", "LevelState", "MatchingLevel", "ReferenceFeatures",
+    "TransformerBlock",
+]
 
 
 @dataclass
 class LevelState:
     """What a level hands to the next finer one. Features (B, C, h, w), channels-last.
 
-    target: the refined target features (queries); reference: the refined reference
-    features (keys/values); decoded: the decoder path; position: the position grid
-    (1, P, h, w); links: the last block's top-k matches (B, h*w, k), or None.
+    target: the refined target features (queries); decoded: the decoder path; links: the
+    last block's top-k matches (B, h*w, k), or None.
     """
 
     target: torch.Tensor | None
-    reference: torch.Tensor | None
     decoded: torch.Tensor | None
-    position: torch.Tensor
     links: torch.Tensor | None
 
 
@@ -87,41 +94,62 @@ class MatchingLevel(nn.Module):
         rest = "inner" if cfg.inner_scale else "inter"
         return ["inter"] + [rest] * (cfg.n_layers - 1)
 
+    def encode_reference(
+        self,
+        coarser: ReferenceLevel | None,
+        reference_features: torch.Tensor,
+        reference: torch.Tensor,
+        position: torch.Tensor,
+    ) -> ReferenceLevel:
+        """The reference side of this level, which no target changes.
+
+        coarser: the coarser level's (None at level 4); reference_features: the reference
+        encoder's (B, C, h, w) at this scale; reference: [I_ref, S_ref] (B, 3 + S_ref, H, W);
+        position: level 4's position grid (1, P, H/8, W/8), used at level 4 only.
+        Returns the refined reference features (B, C, h, w) and this level's position grid.
+        """
+        kv, pos = reference_features, position
+        if coarser is not None:  # every level but the coarsest
+            kv = self.reference_up(coarser.features) + kv
+            pos = self.pos_up(coarser.position) if len(self.blocks) else coarser.position
+        return ReferenceLevel(self.reference_embed(kv, reference), pos)
+
     def forward(
         self,
         coarser: LevelState,
         target_features: torch.Tensor,
-        reference_features: torch.Tensor,
+        ref_level: ReferenceLevel,
         target_semantics: torch.Tensor,
-        reference: torch.Tensor,
         *,
         top_k: int,
         ref_image: torch.Tensor | None,
         return_matches: bool,
     ) -> tuple[LevelState, list[BlockRecord]]:
-        """Refine, match and fuse at this level.
+        """Refine the target, match it to the reference and fuse at this level.
 
-        coarser: the coarser level's state (level 4: only its position grid).
-        target_features, reference_features: the encoders' (B, C, h, w) at this scale.
-        target_semantics: (B, S, H, W); reference: [I_ref, S_ref] (B, 3 + S_ref, H, W).
+        coarser: the coarser level's state (level 4: empty).
+        target_features: the target encoder's (B, C, h, w) at this scale.
+        ref_level: this level's :meth:`encode_reference` (batch B, or 1 for every target).
+        target_semantics: (B, S, H, W).
         top_k: matches each block hands on; the finest matching block hands on none.
-        ref_image: (B, 3, H, W) to warp with each block's weights, or None (no warps).
+        ref_image: (B or 1, 3, H, W) to warp with each block's weights, or None (no warps).
         """
-        q, kv, pos = target_features, reference_features, coarser.position
-        del target_features, reference_features  # not held once q and kv are refined
+        q = target_features
+        del target_features  # not held once q is refined
         if coarser.target is not None:  # every level but the coarsest
             q = self.target_up(coarser.target) + q
-            kv = self.reference_up(coarser.reference) + kv
-            if len(self.blocks):
-                pos = self.pos_up(pos)
         q = self.target_embed(q, target_semantics)
-        kv = self.reference_embed(kv, reference)
+        kv, pos = ref_level.features, ref_level.position
+        if kv.shape[0] != q.shape[0]:  # one reference for a batch of targets
+            kv = kv.expand(q.shape[0], -1, -1, -1)
 
         source = None
         if ref_image is not None:
             source = (
                 ref_image if self.stride == 1 else F.avg_pool2d(ref_image, self.stride, self.stride)
             )
+            if source.shape[0] != q.shape[0]:
+                source = source.expand(q.shape[0], -1, -1, -1)
         y, links, records = q, coarser.links, []
         h, w = q.shape[-2:]
         for i, block in enumerate(self.blocks):
@@ -146,7 +174,7 @@ class MatchingLevel(nn.Module):
         else:
             fuse = self.fuse if self.level > 1 else self.target_embed
             decoded = fuse(self.decoder_up(coarser.decoded) + y, target_semantics)
-        return LevelState(q, kv, decoded, pos, links), records
+        return LevelState(q, decoded, links), records
 
 
 class DynaST(nn.Module):
@@ -209,36 +237,110 @@ class DynaST(nn.Module):
                     top_k=top_k,
                     on_level=on_level,
                 )
-        dtype = self.to_image.weight.dtype
-        ref_image, ref_semantics, target_semantics = (
-            None if t is None else t.to(dtype).contiguous(memory_format=torch.channels_last)
-            for t in (ref_image, ref_semantics, target_semantics)
-        )
-        reference = ref_image if ref_semantics is None else torch.cat([ref_image, ref_semantics], 1)
         # Spectral-normed weights are computed once per forward in eval (level 1's target
         # block runs twice); training recomputes them per call, as the release does.
-        with contextlib.nullcontext() if self.training else parametrize.cached():
-            targets = self.target_encoder(target_semantics)  # finest first
-            references = self.reference_encoder(reference)
-            h, w = ref_image.shape[-2:]
-            pos = self.position_grid(h // 8, w // 8).contiguous(memory_format=torch.channels_last)
-            state = LevelState(None, None, None, pos, None)
-            records: list[BlockRecord] = []
-            for i, level in enumerate(self.levels.values()):  # coarse (H/8) to fine (H)
-                state, done = level(
-                    state,
-                    targets.pop(),  # popped: each scale's features are freed after its level
-                    references.pop(),
-                    target_semantics,
-                    reference,
-                    top_k=top_k,
-                    ref_image=ref_image if return_warps else None,
-                    return_matches=return_matches,
-                )
-                records.extend(done)
-                if on_level is not None:
-                    on_level(i + 1, len(self.levels))
-            image = torch.tanh(self.to_image(state.decoded)).contiguous()
+        with self._weights_cached():
+            reference = self._encode_reference(ref_image, ref_semantics)
+            return self._generate(reference, target_semantics, return_warps, return_matches,
+                                  top_k, on_level)
+
+    def encode_reference(
+        self, ref_image: torch.Tensor, ref_semantics: torch.Tensor | None
+    ) -> ReferenceFeatures:
+        """Everything the generator computes from the exemplar alone, to reuse for many
+        targets with :meth:`generate` (a video: one reference, a pose per frame).
+
+        ref_image: (B, 3, H, W) in [-1, 1]; ref_semantics: (B, ref_semantic_nc, H, W) or
+        None. Call it in the same precision context as :meth:`generate`.
+        """
+        check_inputs(self.config, ref_image, ref_semantics, None)
+        runner = self._runner(ref_image.device)
+        if runner is not self:
+            with torch.autocast(ref_image.device.type, enabled=False):
+                return runner.encode_reference(ref_image, ref_semantics)
+        with self._weights_cached():
+            return self._encode_reference(ref_image, ref_semantics)
+
+    def generate(
+        self,
+        reference: ReferenceFeatures,
+        target_semantics: torch.Tensor,
+        return_warps: bool = False,
+        return_matches: bool = False,
+        *,
+        top_k: int | None = None,
+        on_level: Callable[[int, int], None] | None = None,
+    ) -> DynaSTOutput:
+        """:meth:`forward` with the reference side already computed by
+        :meth:`encode_reference`: the same output as ``forward(ref_image, ref_semantics,
+        target_semantics, ...)``. ``target_semantics``: (B, semantic_nc, H, W); a reference
+        of batch 1 serves every target of the batch.
+        """
+        check_target(self.config, target_semantics, reference.size, reference.batch)
+        top_k = self.config.top_k if top_k is None else check_top_k(top_k)
+        runner = self._runner(target_semantics.device)
+        if runner is not self:
+            with torch.autocast(target_semantics.device.type, enabled=False):
+                return runner.generate(reference, target_semantics, return_warps,
+                                       return_matches, top_k=top_k, on_level=on_level)
+        if reference.dtype != self.to_image.weight.dtype:
+            raise InvalidInputError(
+                f"the reference was encoded in {reference.dtype} but this call runs in "
+                f"{self.to_image.weight.dtype}; encode it in the same precision context"
+            )
+        with self._weights_cached():
+            return self._generate(reference, target_semantics, return_warps, return_matches,
+                                  top_k, on_level)
+
+    def _weights_cached(self) -> contextlib.AbstractContextManager:
+        return contextlib.nullcontext() if self.training else parametrize.cached()
+
+    def _encode_reference(
+        self, ref_image: torch.Tensor, ref_semantics: torch.Tensor | None
+    ) -> ReferenceFeatures:
+        dtype = self.to_image.weight.dtype
+        ref_image, ref_semantics = (
+            None if t is None else t.to(dtype).contiguous(memory_format=torch.channels_last)
+            for t in (ref_image, ref_semantics)
+        )
+        reference = ref_image if ref_semantics is None else torch.cat([ref_image, ref_semantics], 1)
+        features = self.reference_encoder(reference)  # finest first
+        h, w = ref_image.shape[-2:]
+        pos = self.position_grid(h // 8, w // 8).contiguous(memory_format=torch.channels_last)
+        levels: list[ReferenceLevel] = []
+        for level in self.levels.values():  # coarse (H/8) to fine (H)
+            coarser = levels[-1] if levels else None
+            levels.append(level.encode_reference(coarser, features.pop(), reference, pos))
+        return ReferenceFeatures(ref_image, levels)
+
+    def _generate(
+        self,
+        reference: ReferenceFeatures,
+        target_semantics: torch.Tensor,
+        return_warps: bool,
+        return_matches: bool,
+        top_k: int,
+        on_level: Callable[[int, int], None] | None,
+    ) -> DynaSTOutput:
+        dtype = self.to_image.weight.dtype
+        target_semantics = target_semantics.to(dtype).contiguous(memory_format=torch.channels_last)
+        targets = self.target_encoder(target_semantics)  # finest first
+        state = LevelState(None, None, None)
+        records: list[BlockRecord] = []
+        for i, (level, ref_level) in enumerate(zip(self.levels.values(), reference.levels)):
+            state, done = level(
+                state,
+                targets.pop(),  # popped: each scale's features are freed after its level
+                ref_level,
+                target_semantics,
+                top_k=top_k,
+                ref_image=reference.image if return_warps else None,
+                return_matches=return_matches,
+            )
+            records.extend(done)
+            if on_level is not None:
+                on_level(i + 1, len(self.levels))
+        image = torch.tanh(self.to_image(state.decoded)).contiguous()
         return collect_output(image, records)
 
     def _runner(self, device: torch.device) -> "DynaST":

@@ -44,6 +44,40 @@ class DynaSTOutput:
 
 
 @dataclass
+class ReferenceLevel:
+    """The reference side of one level: the refined reference features (B, C, h, w) that
+    its blocks match against, and the level's position grid (1, P, h, w)."""
+
+    features: torch.Tensor
+    position: torch.Tensor
+
+
+@dataclass
+class ReferenceFeatures:
+    """What ``DynaST.encode_reference`` computes once for many targets.
+
+    image: the exemplar (B, 3, H, W) in the model's dtype (the source of the warps);
+    levels: one :class:`ReferenceLevel` per level, coarse (H/8) to fine (H).
+    """
+
+    image: torch.Tensor
+    levels: list[ReferenceLevel]
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(H, W) of the exemplar."""
+        return int(self.image.shape[-2]), int(self.image.shape[-1])
+
+    @property
+    def batch(self) -> int:
+        return int(self.image.shape[0])
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.image.dtype
+
+
+@dataclass
 class BlockRecord:
     """What the output keeps of one transformer block (not its attention output, which the
     block consumes): its place, confidence (B, h*w), warp (B, h*w, 3) or None, matches."""

@@ -222,15 +222,16 @@ def test_levels_run_one_after_another_as_the_paper_loop():
     reference = torch.cat([ref, ref_sem], 1)
     with torch.no_grad():
         targets, references = model.target_encoder(tgt), model.reference_encoder(reference)
-        state = LevelState(None, None, None, model.position_grid(4, 4), None)
+        state, ref_level = LevelState(None, None, None), None
         n_blocks = []
         for i, level in enumerate(model.levels.values()):
+            ref_level = level.encode_reference(ref_level, references[3 - i], reference,
+                                               model.position_grid(4, 4))
             state, records = level(
                 state,
                 targets[3 - i],
-                references[3 - i],
+                ref_level,
                 tgt,
-                reference,
                 top_k=cfg.top_k,
                 ref_image=None,
                 return_matches=False,

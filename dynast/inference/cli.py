@@ -7,6 +7,7 @@
         --target-kind sketch --out OUT.png
     python -m dynast generate --task style --reference STYLE.jpg --target photos/ --out-dir out/
     python -m dynast fetch authors-deepfashion          # download + convert once, print the path
+    python -m dynast animate --reference PERSON.jpg --driving CLIP.mp4 --out OUT.mp4
 
 Options: ``--checkpoint SOURCE`` (directory, name, Hub id[@rev], URL, gdrive:ID, alias),
 ``--size N`` (long side) or ``HxW``, ``--precision``, ``--top-k``, ``--device``,
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from dynast.inference.runtime import PRECISIONS
+from dynast.video.cli import add_animate_parser, animate_command
 
 __all__ = ["main"]
 
@@ -73,6 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     out.add_argument("--out-dir", type=Path, help="output folder (several targets)")
     gen.add_argument("--json", action="store_true", help="print timings and warnings as JSON")
     gen.add_argument("--verbose", action="store_true", help="keep MediaPipe's native logs")
+    add_animate_parser(sub)
     fetch = sub.add_parser("fetch", help="download (and convert) a checkpoint into the cache")
     fetch.add_argument("source", help="Hub id[@rev], https URL, gdrive:ID or alias")
     fetch.add_argument("--task", choices=task_names(), default=None)
@@ -238,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
             print(resolve_checkpoint(args.source, args.task))
             return 0
         with _native_stderr_silenced(not args.verbose):
-            return _generate(args)
+            return animate_command(args) if args.command == "animate" else _generate(args)
     except (ValueError, OSError) as exc:
         print(f"error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
               file=sys.stderr)

@@ -5,7 +5,8 @@ prints it as one line and exits 2, the app shows it as it is.
 """
 from __future__ import annotations
 
-__all__ = ["PipelineError", "MissingCheckpoint", "CheckpointSourceError", "UnknownTask"]
+__all__ = ["PipelineError", "MissingCheckpoint", "CheckpointSourceError", "UnknownTask",
+           "VideoError"]
 
 
 class PipelineError(ValueError):
@@ -22,3 +23,8 @@ class MissingCheckpoint(PipelineError):
 
 class CheckpointSourceError(MissingCheckpoint):
     """A checkpoint source (Hub id, URL, Drive id) could not be fetched or verified."""
+
+
+class VideoError(PipelineError):
+    """A driving clip or pose sequence that cannot be used (unreadable, too long, too large,
+    no person in it); the message says the limit or what to do."""

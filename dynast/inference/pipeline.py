@@ -210,7 +210,8 @@ class DynaSTPipeline:
     def config(self) -> Any:
         return self.model.config
 
-    def _check_channels(self, prepared: Prepared) -> None:
+    def check_channels(self, prepared: Prepared) -> None:
+        """Raise :class:`PipelineError` unless the model takes the semantics prepared."""
         cfg, title = self.model.config, self.spec.title
         got = prepared.target_semantics.shape[0]
         ref_got = 0 if prepared.ref_semantics is None else prepared.ref_semantics.shape[0]
@@ -253,7 +254,7 @@ class DynaSTPipeline:
         model = self.model
         timings["load"], self.load_seconds = self.load_seconds, 0.0
         k = int(model.config.top_k) if k is None else k
-        self._check_channels(prepared)
+        self.check_channels(prepared)
 
         step(0.3, "running the model")
         t0 = time.perf_counter()

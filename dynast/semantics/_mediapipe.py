@@ -11,15 +11,16 @@ a MediaPipe graph left to be destroyed during interpreter shutdown sometimes abo
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 
 __all__ = [
-    "run_pose", "run_pose_with_mask", "run_face_mesh", "run_face_detection",
+    "run_pose", "run_pose_with_mask", "pose_video", "run_face_mesh", "run_face_detection",
     "close_all",
 ]
 
@@ -37,27 +38,48 @@ class _Lazy:
         self._owner_pid = 0  # the process that built the detector (its graph threads live there)
         self._lock = threading.Lock()
 
+    def _build(self) -> None:
+        """Build the detector if needed (the lock is held)."""
+        if self._detector is None:
+            try:
+                import mediapipe as mp
+            except ImportError as exc:  # pragma: no cover - depends on the install
+                raise ImportError(
+                    "extracting semantics from photos needs MediaPipe: "
+                    "pip install 'dynast[semantics]' (mediapipe==0.10.21)"
+                ) from exc
+            self._detector = self._factory(mp)
+            self._owner_pid = os.getpid()
+
     def process(self, rgb: np.ndarray) -> Any:
         with self._lock:
-            if self._detector is None:
-                try:
-                    import mediapipe as mp
-                except ImportError as exc:  # pragma: no cover - depends on the install
-                    raise ImportError(
-                        "extracting semantics from photos needs MediaPipe: "
-                        "pip install 'dynast[semantics]' (mediapipe==0.10.21)"
-                    ) from exc
-                self._detector = self._factory(mp)
-                self._owner_pid = os.getpid()
+            self._build()
             return self._detector.process(np.ascontiguousarray(rgb))
 
-    def close(self) -> None:
-        """Stop the detector's graph now (it is built again on the next call). A forked child
-        leaves its parent's detector alone: the graph's threads do not exist there."""
+    @contextlib.contextmanager
+    def session(self) -> Iterator[Callable[[np.ndarray], Any]]:
+        """Exclusive use for one sequence of frames (video mode: the detector tracks from
+        frame to frame): a fresh graph, so no state carries over from another clip, closed
+        when the sequence ends. Yields ``process(rgb)``."""
         with self._lock:
-            if self._detector is not None and self._owner_pid == os.getpid():
-                self._detector.close()
-                self._detector = None
+            self._close_locked()
+            self._build()
+            try:
+                yield lambda rgb: self._detector.process(np.ascontiguousarray(rgb))
+            finally:
+                self._close_locked()
+
+    def close(self) -> None:
+        """Stop the detector's graph now (it is built again on the next call)."""
+        with self._lock:
+            self._close_locked()
+
+    def _close_locked(self) -> None:
+        """A forked child leaves its parent's detector alone: the graph's threads do not
+        exist there."""
+        if self._detector is not None and self._owner_pid == os.getpid():
+            self._detector.close()
+        self._detector = None
 
 
 _POSE = _Lazy(
@@ -71,6 +93,14 @@ _POSE_MASK = _Lazy(
     lambda mp: mp.solutions.pose.Pose(
         static_image_mode=True, model_complexity=1, enable_segmentation=True,
         min_detection_confidence=0.5,
+    )
+)
+# Video mode: detect once, then track the person from frame to frame (MediaPipe's own
+# landmark smoothing off: dynast.video.smoothing filters the keypoints, with its constants).
+_POSE_VIDEO = _Lazy(
+    lambda mp: mp.solutions.pose.Pose(
+        static_image_mode=False, model_complexity=1, smooth_landmarks=False,
+        enable_segmentation=False, min_detection_confidence=0.5, min_tracking_confidence=0.5,
     )
 )
 _FACE_MESH = _Lazy(
@@ -107,6 +137,23 @@ def run_pose(rgb: np.ndarray) -> np.ndarray | None:
     return np.array(
         [[p.x * w, p.y * h, p.visibility] for p in result.pose_landmarks.landmark], np.float64
     )
+
+
+@contextlib.contextmanager
+def pose_video() -> Iterator[Callable[[np.ndarray], np.ndarray | None]]:
+    """MediaPipe pose in video mode for one clip: yields ``track(rgb)``, called on the
+    frames in order, returning (33, 3) float64 landmarks (x, y pixels, visibility) or None.
+    One clip at a time; the graph is closed when the block ends."""
+    with _POSE_VIDEO.session() as process:
+        def track(rgb: np.ndarray) -> np.ndarray | None:
+            result = process(rgb)
+            if result.pose_landmarks is None:
+                return None
+            h, w = rgb.shape[:2]
+            return np.array([[p.x * w, p.y * h, p.visibility]
+                             for p in result.pose_landmarks.landmark], np.float64)
+
+        yield track
 
 
 def run_pose_with_mask(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:

@@ -30,6 +30,7 @@ __all__ = [
     "read_openpose_txt",
     "write_openpose_txt",
     "read_openpose_json",
+    "parse_openpose_json",
     "write_openpose_json",
     "select_largest",
 ]
@@ -165,8 +166,13 @@ def write_openpose_txt(
 
 def read_openpose_json(path: PathLike) -> tuple[Keypoints, list[str]]:
     """Read OpenPose JSON (COCO-18 or BODY_25 ``pose_keypoints_2d``), pixels of the photo."""
+    return parse_openpose_json(_read_text(path), str(path))
+
+
+def parse_openpose_json(text: str, path: str) -> tuple[Keypoints, list[str]]:
+    """:func:`read_openpose_json` on the file's text (``path`` names it in messages)."""
     try:
-        data = json.loads(_read_text(path))
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise MalformedKeypointFile(f"{path} is not valid JSON: {exc}") from exc
     except RecursionError as exc:
