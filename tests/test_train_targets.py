@@ -118,3 +118,20 @@ def test_cross_identity_targets_score_against_the_landmark_teacher(tmp_path: Pat
     assert results["cross_identity"]["summary"]["pairs"] == 2
     assert "cross-identity psnr_gain_db" in out.with_suffix(".md").read_text()
     assert (tmp_path / "s_cross.jpg").stat().st_size > 0
+
+
+def test_targets_plot_draws_each_arm_against_images_seen(tmp_path: Path) -> None:
+    from train.targets_plot import main as plot_main
+    from train.targets_plot import parse_point
+
+    for name, gain in (("a", -1.0), ("b", 0.5)):
+        (tmp_path / f"{name}.json").write_text(json.dumps({
+            "summary": {"psnr_gain_db": gain},
+            "cross_identity": {"summary": {"psnr_gain_db": gain - 2, "colour_close": 3,
+                                           "pairs": 4}},
+        }))
+    assert parse_point(f"arm=100:{tmp_path / 'a.json'}") == ("arm", 100, tmp_path / "a.json")
+    out = tmp_path / "plot.png"
+    plot_main(["--point", f"arm=100:{tmp_path / 'a.json'}",
+               "--point", f"arm=200:{tmp_path / 'b.json'}", "--out", str(out)])
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
