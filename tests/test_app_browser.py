@@ -285,3 +285,34 @@ def test_style_tab(browser: Any, url: str, width: int) -> None:
     _inspect(page, "style")
     _shot(page, f"app_style_{width}")
     assert not page.errors, page.errors  # type: ignore[attr-defined]
+
+
+def _playing(page: Any, elem_id: str) -> dict:
+    """Wait until Chromium has decoded the first frame of the video in ``elem_id``; return its
+    size, duration and error code (None: decoded without error)."""
+    page.wait_for_function(
+        f"(() => {{ const v = document.querySelector('#{elem_id} video');"
+        " return v && (v.error || (v.readyState >= 2 && v.videoWidth > 0)); })()",
+        timeout=TIMEOUT_MS)
+    return page.evaluate(
+        f"(() => {{ const v = document.querySelector('#{elem_id} video');"
+        " return {w: v.videoWidth, h: v.videoHeight, duration: v.duration,"
+        " error: v.error ? v.error.code : null}; })()")
+
+
+def test_video_tab_makes_videos_chromium_plays(browser: Any, url: str) -> None:
+    """The Pose video tab with its example: both H.264 videos decode in Chromium."""
+    page = _open(browser, url, 1280, "Pose video")
+    page.get_by_text("the shipped poses, danced", exact=False).first.click()
+    page.wait_for_selector("#video-reference img", timeout=TIMEOUT_MS)
+    page.click("#video-run")
+    page.wait_for_function(
+        "(document.querySelector('#video-status')?.innerText || '').match(/^(Done|Error)/)",
+        timeout=TIMEOUT_MS)
+    status = str(page.inner_text("#video-status"))
+    assert status.startswith("Done") and "frames" in status, status
+    for elem_id in ("video-result", "video-side-by-side"):
+        facts = _playing(page, elem_id)
+        assert facts["error"] is None and facts["w"] > 0 and facts["duration"] > 1, facts
+    _shot(page, "app_video_1280")
+    assert not page.errors, page.errors  # type: ignore[attr-defined]

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from dynast.semantics import detect_face_landmarks, fit_to_size, load_image
-from dynast.semantics.face_mesh_topology import contour_edges, mesh_triangles
+from dynast.semantics.face_mesh_topology import INNER_LIPS, contour_edges, mesh_triangles
 from train.data.face_teacher import face_teacher, teacher_triangles, with_mouth_centre
 
 REPO = Path(__file__).resolve().parents[1]
@@ -90,9 +90,7 @@ def _mouth_pixels(xy: np.ndarray) -> np.ndarray:
 
 def test_mouth_is_left_out_when_one_mouth_is_open_and_the_other_not() -> None:
     image, xy = _face("sean_28083.jpg")
-    from dynast.semantics.face_photo import _INNER_LIPS
-
-    lower = [i for i in _INNER_LIPS if xy[i, 1] > xy[sorted(_INNER_LIPS)].mean(0)[1]]
+    lower = [i for i in INNER_LIPS if xy[i, 1] > xy[sorted(INNER_LIPS)].mean(0)[1]]
     opened = xy.copy()
     opened[lower, 1] += 0.04 * SIZE  # the target's mouth drops open
     mouth = _mouth_pixels(opened)

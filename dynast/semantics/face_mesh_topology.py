@@ -14,9 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["contour_edges", "mesh_triangles"]
+__all__ = ["INNER_LIPS", "contour_edges", "mesh_triangles"]
 
 _FILE = Path(__file__).with_name("face_mesh_topology.json")
+
+# The inner lip contour (the mouth opening) in MediaPipe's face-mesh numbering.
+INNER_LIPS = frozenset(
+    (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308, 191, 80, 81, 82, 13, 312, 311, 310, 415)
+)
 
 
 @functools.lru_cache(maxsize=1)

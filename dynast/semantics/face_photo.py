@@ -17,7 +17,7 @@ import numpy as np
 from dynast.semantics import _mediapipe
 from dynast.semantics.errors import NoFaceFound
 from dynast.semantics.face_layout import FACE_PARTS, assemble_face
-from dynast.semantics.face_mesh_topology import contour_edges
+from dynast.semantics.face_mesh_topology import INNER_LIPS, contour_edges
 from dynast.semantics.image_io import (
     FitTransform,
     ImageSource,
@@ -46,10 +46,6 @@ _PART_SETS = {
     "left_eye": ("LEFT_EYE", "LEFT_IRIS"),
     "nose": ("NOSE",),
 }
-# Inner lip contour (the mouth opening) in MediaPipe's face-mesh numbering.
-_INNER_LIPS = frozenset(
-    (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308, 191, 80, 81, 82, 13, 312, 311, 310, 415)
-)
 
 
 @functools.lru_cache(maxsize=1)
@@ -59,7 +55,7 @@ def _part_edges() -> dict[str, list[tuple[int, int]]]:
         name: sorted(set().union(*(sets[s] for s in names))) for name, names in _PART_SETS.items()
     }
     lips = sorted(sets["LIPS"])
-    parts["mouth"] = [e for e in lips if e[0] in _INNER_LIPS and e[1] in _INNER_LIPS]
+    parts["mouth"] = [e for e in lips if e[0] in INNER_LIPS and e[1] in INNER_LIPS]
     parts["lips"] = [e for e in lips if e not in parts["mouth"]]
     return parts
 

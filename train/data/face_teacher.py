@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from dynast.semantics.face_mesh_topology import contour_edges, mesh_triangles
+from dynast.semantics.face_mesh_topology import INNER_LIPS, contour_edges, mesh_triangles
 
 # A triangle whose area changes by more than this factor (after the faces' overall scale is
 # divided out) is treated as folded or torn.
@@ -70,15 +70,9 @@ def _rings() -> dict[str, list[int]]:
     sets = contour_edges()
     ids_of = {"face_oval": sets["FACE_OVAL"], "left_eye": sets["LEFT_EYE"],
               "right_eye": sets["RIGHT_EYE"]}
-    inner_ids = _inner_lip_ids()
-    ids_of["mouth"] = frozenset(e for e in sets["LIPS"] if e[0] in inner_ids and e[1] in inner_ids)
+    ids_of["mouth"] = frozenset(e for e in sets["LIPS"]
+                                if e[0] in INNER_LIPS and e[1] in INNER_LIPS)
     return {name: _cycle(edges) for name, edges in ids_of.items()}
-
-
-def _inner_lip_ids() -> frozenset[int]:
-    from dynast.semantics.face_photo import _INNER_LIPS
-
-    return _INNER_LIPS
 
 
 def _iris_centre(iris: frozenset[tuple[int, int]]) -> int:
@@ -105,7 +99,7 @@ def teacher_triangles() -> tuple[np.ndarray, np.ndarray]:
 
 def with_mouth_centre(xy: np.ndarray) -> np.ndarray:
     """(478, 2) landmarks -> (479, 2) with the inner lips' mean appended (``MOUTH_CENTRE``)."""
-    centre = xy[sorted(_inner_lip_ids())].mean(0, keepdims=True)
+    centre = xy[sorted(INNER_LIPS)].mean(0, keepdims=True)
     return np.concatenate([np.asarray(xy, np.float64)[:478], centre])
 
 
