@@ -16,7 +16,7 @@ import gradio as gr
 
 from app import face, pose, style, video
 from app.errors import LOG
-from app.media import ResultStore
+from app.media import EXAMPLES, ResultStore
 from app.settings import AppSettings, env_settings
 
 __all__ = ["build_app", "launch", "queue_settings", "AppSettings", "env_settings", "CSS"]
@@ -56,6 +56,10 @@ def build_app(settings: AppSettings | None = None) -> gr.Blocks:
     store = ResultStore(settings.result_slots)
     if settings.on_space:
         warm_up(settings)
+    # The shipped examples are served where they lie, not copied into Gradio's cache: a copy
+    # there can be deleted by delete_cache (another app of the process closing, say) while an
+    # example still points at it, and the example then fails with a missing file.
+    gr.set_static_paths(paths=[EXAMPLES])
     # Gradio's upload/output cache: files older than an hour removed every hour
     with gr.Blocks(title="DynaST", delete_cache=(3600, 3600)) as demo:
         gr.Markdown(INTRO)
@@ -64,9 +68,9 @@ def build_app(settings: AppSettings | None = None) -> gr.Blocks:
                 pose.build(settings, store)
             with gr.Tab("Faces", id="face"):
                 face.build(settings, store)
-            with gr.Tab("Style transfer", id="style"):
+            with gr.Tab("Style", id="style"):
                 style.build(settings, store)
-            with gr.Tab("Pose video", id="video"):
+            with gr.Tab("Video", id="video"):
                 video.build(settings)
         gr.Markdown("Sample images: see examples/README.md for their sources and terms.")
     demo.dynast_settings = settings  # type: ignore[attr-defined]

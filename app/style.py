@@ -1,4 +1,4 @@
-"""The "Style transfer" tab: a content photo repainted with a style image's colours."""
+"""The "Style" tab (style transfer): a content photo repainted with a style image's colours."""
 from __future__ import annotations
 
 from typing import Any

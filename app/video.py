@@ -1,4 +1,4 @@
-"""The "Pose video" tab: a reference person animated along a driving clip.
+"""The "Video" tab (pose video): a reference person animated along a driving clip.
 
 The driving motion is a video (its person's pose is tracked frame by frame) or a .zip of
 OpenPose JSON files, one per frame; the open sub-tab says which. The tab calls

@@ -145,8 +145,9 @@ def _inspect(page: Any, task: str) -> None:
 
 
 def _shot(page: Any, name: str) -> None:
-    for close in page.locator(".toast-close").all():  # notices that cover the header
-        close.click()
+    # notices that cover the header: hidden, not clicked (a fading one detaches mid-click)
+    page.add_style_tag(content=".toast-wrap, [data-testid=toast-body] "
+                               "{ display: none !important; }")
     page.evaluate("window.scrollTo(0, 0)")
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
@@ -213,6 +214,11 @@ def _two_keypoint_files(page: Any, tmp_path: Path) -> None:
 @pytest.mark.parametrize("width", WIDTHS)
 def test_pose_tab(browser: Any, url: str, width: int, tmp_path: Path) -> None:
     page = _open(browser, url, width, "Pose transfer")
+    # every task's tab is in the top row, none folded into an overflow menu (phones too)
+    names = page.evaluate("""() => [...document.querySelectorAll('button')].filter(b =>
+        ['Pose transfer', 'Faces', 'Style', 'Video'].includes(b.innerText.trim())
+        && b.getBoundingClientRect().width > 0).map(b => b.innerText.trim())""")
+    assert {"Pose transfer", "Faces", "Style", "Video"} <= set(names), names
     # a shipped pose picked, then an example row (reference + target photo): the example's
     # source wins and the photo is what runs
     page.get_by_role("tab", name="Keypoint file").click()
@@ -270,7 +276,7 @@ def test_face_tab(browser: Any, url: str, width: int, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("width", WIDTHS)
 def test_style_tab(browser: Any, url: str, width: int) -> None:
-    page = _open(browser, url, width, "Style transfer")
+    page = _open(browser, url, width, "Style")
     _upload(page, "style-reference", EX / "style/style/1_adain_mondrian.jpg")
     _upload(page, "style-target", EX / "style/content/1_adain_chicago.jpg")
     status = _run(page, "style")
@@ -302,9 +308,13 @@ def _playing(page: Any, elem_id: str) -> dict:
 
 def test_video_tab_makes_videos_chromium_plays(browser: Any, url: str) -> None:
     """The Pose video tab with its example: both H.264 videos decode in Chromium."""
-    page = _open(browser, url, 1280, "Pose video")
+    page = _open(browser, url, 1280, "Video")
     page.get_by_text("the shipped poses, danced", exact=False).first.click()
     page.wait_for_selector("#video-reference img", timeout=TIMEOUT_MS)
+    page.wait_for_function(  # the example's .zip has arrived in its (hidden) file box
+        "(document.querySelector('#video-sequence')?.textContent || '')"
+        ".includes('shipped_poses_dance')", timeout=TIMEOUT_MS)
+    page.get_by_text("128x88", exact=True).click()  # the smallest canvas: a quicker test
     page.click("#video-run")
     page.wait_for_function(
         "(document.querySelector('#video-status')?.innerText || '').match(/^(Done|Error)/)",

@@ -1,4 +1,4 @@
-"""The app's "Pose video" tab as a live server, driven through gradio_client (tiny
+"""The app's "Video" tab as a live server, driven through gradio_client (tiny
 random-weight checkpoints; a pose sequence and a short clip made here)."""
 from __future__ import annotations
 
