@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps
 
-from dynast.semantics._files import read_regular_file
+from dynast.files import read_regular_file
 from dynast.semantics.errors import ImageTooLarge, ImageTooSmall, InvalidSize, UnreadableImage
 from dynast.semantics.keypoints import Keypoints
 
