@@ -98,7 +98,11 @@ class PipelineResult:
         return [c for _, c in self.warps]
 
     def to_canvas(self, x: float, y: float, frame: Frame = "output") -> tuple[float, float]:
-        """Map a pixel of the output image (or of the user's target image) to the canvas."""
+        """Map a pixel of the output image (or of the user's target image) to the canvas.
+        Raises :class:`PipelineError` when x or y is not a finite number."""
+        if not all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool)
+                   and np.isfinite(v) for v in (x, y)):
+            raise PipelineError(f"the pixel must be two finite numbers x, y, got {x!r}, {y!r}")
         t = self.target_transform
         if frame == "output":
             return float(x + t.left), float(y + t.top)
@@ -108,7 +112,7 @@ class PipelineResult:
                 xy = self.framing.to_model(xy)
             cx, cy = t.to_dst(xy)[0]
             return float(cx), float(cy)
-        raise ValueError(f"frame must be 'output' or 'target', got {frame!r}")
+        raise PipelineError(f"frame must be 'output' or 'target', got {frame!r}")
 
     def matches_at(self, x: float, y: float, frame: Frame = "output") -> list[BlockCandidates]:
         """For the target pixel (x, y), every block's candidates on the reference.
