@@ -6,6 +6,9 @@
   (:func:`failure_status`).
 * :func:`guard_upload` makes an input component's decoding failures (non-images, decompression
   bombs) a clear message instead of "the upstream Gradio app has raised an exception".
+* :func:`guard_number` does the same for a slider given something other than a number
+  through the API, and :func:`guard_file_references` for a file reference to a server path
+  that was never uploaded (Gradio refuses it with an empty message and a traceback).
 * :func:`status_markdown` formats the status line under the Generate button.
 
 Messages never carry server paths: :func:`scrub` keeps only file names.
@@ -15,6 +18,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import math
 import re
 import threading
 import warnings
@@ -24,8 +28,8 @@ from typing import Any
 
 import gradio as gr
 
-__all__ = ["user_errors", "guard_upload", "scrub", "status_markdown", "failure_status",
-           "running_status", "LOG"]
+__all__ = ["user_errors", "guard_upload", "guard_number", "guard_file_references", "scrub",
+           "status_markdown", "failure_status", "running_status", "LOG"]
 
 LOG = logging.getLogger("dynast.app")
 _PATH = re.compile(r"(?<![\w.])(?:[A-Za-z]:)?[\\/][^\s'\"\\/]+(?:[\\/][^\s'\"\\/]*)+")
@@ -176,11 +180,53 @@ def guard_upload(component: Any, label: str | None = None) -> Any:
                        "and was refused (a decompression bomb?); upload a picture of a few "
                        "megapixels.")
             else:
-                msg = (f"the uploaded file cannot be read as an image "
-                       f"({type(exc).__name__}); upload a PNG, JPEG or WebP file.")
+                msg = ("the uploaded file cannot be read as an image (a renamed or damaged "
+                       "file?); upload a PNG, JPEG or WebP picture.")
             LOG.info("%s: refused upload: %s", what, type(exc).__name__)
             raise gr.Error(f"Cannot read the image: {what}: {msg}",
                            title="Cannot read the image", print_exception=False) from None
 
     component.preprocess = preprocess
     return component
+
+
+def guard_number(component: Any, what: str, example: str) -> Any:
+    """Refuse, as a :class:`gr.Error`, a value of ``component`` (a slider) that is not a finite
+    number (the API accepts any JSON: "256", null), naming ``what`` and an ``example``."""
+    original = component.preprocess
+
+    @functools.wraps(original)
+    def preprocess(payload: Any) -> Any:
+        if (isinstance(payload, bool) or not isinstance(payload, (int, float))
+                or not math.isfinite(payload)):
+            shown = repr(payload)[:20]
+            raise gr.Error(f"Cannot use this input: the {what} must be a number, e.g. {example} "
+                           f"(got {shown}).", title="Cannot use this input",
+                           print_exception=False)
+        return original(payload)
+
+    component.preprocess = preprocess
+    return component
+
+
+def guard_file_references(demo: gr.Blocks) -> gr.Blocks:
+    """Make Gradio's refusal of a file reference that points into the server (a path never
+    uploaded, e.g. ``{"path": "/etc/passwd"}`` sent to the API) a clear :class:`gr.Error`
+    logged as one line, instead of an empty error and a traceback in the server log."""
+    from gradio.exceptions import InvalidPathError
+
+    original = demo.preprocess_data
+
+    @functools.wraps(original)
+    async def preprocess_data(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await original(*args, **kwargs)
+        except InvalidPathError:
+            LOG.info("refused a file reference that was not uploaded")
+            raise gr.Error("Cannot use this input: a file was named by its path on the server "
+                           "instead of being uploaded. Upload the file (with gradio_client: "
+                           "handle_file) and try again.", title="Cannot use this input",
+                           print_exception=False) from None
+
+    demo.preprocess_data = preprocess_data  # type: ignore[method-assign]
+    return demo

@@ -13,7 +13,13 @@ from typing import Any
 
 import gradio as gr
 
-from app.errors import failure_status, running_status, status_markdown, user_errors
+from app.errors import (
+    failure_status,
+    guard_number,
+    running_status,
+    status_markdown,
+    user_errors,
+)
 from app.gallery import (
     NORMALISATIONS,
     block_captions,
@@ -90,14 +96,16 @@ def advanced_options(task: str, settings: AppSettings) -> Options:
     spec = get_task(task)
     with gr.Accordion("Advanced options", open=False):
         with gr.Row():
-            resolution = gr.Slider(
+            resolution = guard_number(gr.Slider(
                 settings.min_resolution, spec.max_resolution, step=64,
                 value=settings.default_resolution
                 or max(settings.min_resolution, spec.default_resolution),
                 label="Resolution (px, long side)",
-                info="Multiples of 64. Higher is slower and needs more memory.")
-            top_k = gr.Slider(1, 16, value=4, step=1, label="Top-k matches",
-                              info="Matches each pixel passes to the next block (paper: 4).")
+                info="Multiples of 64. Higher is slower and needs more memory."),
+                "resolution", "256")
+            top_k = guard_number(gr.Slider(
+                1, 16, value=4, step=1, label="Top-k matches",
+                info="Matches each pixel passes to the next block (paper: 4)."), "top-k", "4")
         with gr.Row():
             precision = gr.Radio(["auto", "fp32", "bf16"], value="auto", label="Precision",
                                  info=f"auto = {auto_precision(settings)} here.")

@@ -395,8 +395,19 @@ def test_pipeline_missing_and_broken_checkpoints(tmp_path: Path) -> None:
     refuses(lambda: DynaSTPipeline("cartoon", tmp_path / "t"), "task")
 
 
+def test_pipeline_nan_weights_are_named_not_blamed_on_precision(tmp_path: Path) -> None:
+    model = DynaST(DynaSTConfig(ngf=8, semantic_nc=3, ref_semantic_nc=0))
+    with torch.no_grad():
+        model.to_image.weight[0] = float("nan")
+    model.save_pretrained(tmp_path / "nan")
+    p = DynaSTPipeline("style", tmp_path / "nan", device="cpu", precision="fp32", resolution=RES)
+    message = refuses(lambda: p(STYLE, CONTENT), "NaN or infinite values: to_image.weight")
+    assert "precision" not in message and "Error:" not in message, message
+
+
 KEYPOINT_CASES = ["nan_json", "huge_coordinate_json", "wrong_count_json", "not_json",
-                  "deeply_nested_json", "no_people_json", "binary_json", "huge_json",
+                  "deeply_nested_json", "no_people_json", "binary_json", "huge_integer_json",
+                  "long_number_json", "huge_json",
                   "empty_pair", "huge_coordinate_txt", "single_column",
                   "short_rows", "swapped_pair"]
 

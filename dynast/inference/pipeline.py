@@ -92,8 +92,8 @@ def load_model(path: Path, device: torch.device) -> tuple[DynaST, float]:
             model = DynaST.from_pretrained(path)
         except Exception as exc:  # a broken checkpoint must not look like a user error
             raise MissingCheckpoint(
-                f"The checkpoint in {path.name} could not be loaded ({type(exc).__name__}: "
-                f"{exc}). Re-create it (e.g. `python -m dynast.convert FILE DIR`)."
+                f"The checkpoint in {path.name} could not be loaded ({exc}). Re-create it "
+                "(e.g. `python -m dynast.convert FILE DIR`)."
             ) from exc
         _MODELS[key] = model.to(device).eval()
         return _MODELS[key], time.perf_counter() - t0

@@ -216,7 +216,10 @@ def build_result(out: Any, prepared: Prepared, *, task: str, precision: str, dev
                  top_k: int, timings: dict[str, float], checkpoint: str = "") -> PipelineResult:
     """Turn the model output (batch of 1, with warps and matches) into a :class:`PipelineResult`."""
     if not bool(np.isfinite(out.image.float().cpu().numpy()).all()):
-        raise PipelineError("The model produced NaN or infinite values; try precision fp32.")
+        raise PipelineError(
+            "The model produced NaN or infinite values; try precision fp32." if precision != "fp32"
+            else "The model produced NaN or infinite values at fp32: its weights or the inputs "
+                 "are broken; re-create or download the checkpoint again.")
     canvas = prepared.canvas
     tgt_tf = prepared.target_transform
     canvas_image = vis.tensor_to_uint8(out.image[0])

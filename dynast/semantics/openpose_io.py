@@ -177,7 +177,7 @@ def parse_openpose_json(text: str, path: str) -> tuple[Keypoints, list[str]]:
         raise MalformedKeypointFile(f"{path} is not valid JSON: {exc}") from exc
     except ValueError as exc:  # e.g. a number of thousands of digits (int() refuses them)
         raise MalformedKeypointFile(
-            f"{path} holds a number too long to read ({str(exc)[:60]}); the file is corrupt"
+            f"{path} holds a number too long to read (thousands of digits); the file is corrupt"
         ) from exc
     except RecursionError as exc:
         raise MalformedKeypointFile(
