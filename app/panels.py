@@ -84,6 +84,9 @@ def checkpoint_note(settings: AppSettings, task: str, name: str | None = None) -
     if entry.remote is None or entry.remote.path is not None:
         return f"Model: checkpoint **{entry.name}**{limit}"
     local = next((e for e in entries if e.remote is None), None)
+    if entry.remote.error:  # one plain sentence: why, and who answers instead
+        using = f"; using the shipped checkpoint **{local.name}**." if local else "."
+        return f"⚠️ {entry.remote.status().removesuffix('.')}{using}"
     meanwhile = (f" Until it is ready the shipped checkpoint **{local.name}** answers"
                  f"{': ' + local.limit if local.limit else ''}." if local else "")
     return f"Model: **{entry.name}**{limit}. {entry.remote.status()}{meanwhile}"
@@ -218,7 +221,7 @@ def run_task(settings: AppSettings, store: ResultStore, task: str, reference: An
     limit = f" ({entry.limit})" if entry.limit else ""
     status = status_markdown(timings=f"{result.timings_text()} · checkpoint {entry.name}{limit}",
                              warnings=warnings)
-    for text in warnings:
+    for text in result.warnings:  # the checkpoint note is on the tab already: no toast
         gr.Warning(text)
     stage(0.95, "saving the pictures")
     values = (png_file(result.image, task),
