@@ -69,7 +69,7 @@ def _classify(exc: BaseException) -> tuple[str, str, bool]:
     if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":
         return ("Out of memory", "The server ran out of memory: choose a lower resolution "
                 "in Advanced options.", True)
-    return ("Internal error", f"Something went wrong on the server ({type(exc).__name__}). "
+    return ("Internal error", "Something went wrong on the server (the log has the details). "
             "Try other images or a lower resolution; if it persists, please report it.", False)
 
 

@@ -220,16 +220,23 @@ def inspector_legend(width: int = 360) -> Image.Image:
 def colorbar(width: int, vmin: float = 0.0, vmax: float = 1.0, height: int | None = None,
              name: str = "viridis") -> Image.Image:
     """A horizontal colour bar ``width`` pixels wide: the colour map from ``vmin`` (left) to
-    ``vmax`` (right) with both values written under it (height: 22 pixels per 256 of width)."""
+    ``vmax`` (right) with both values written under it (height: 22 pixels per 256 of width).
+    ``vmin == vmax`` (a constant map): one block of that value's colour on the 0..1 scale,
+    labelled "constant" and the value."""
     k = max(1.0, width / 256.0)
     height = height if height is not None else round(22 * k)
     bar_h = max(4, height // 2 - 1)
-    ramp = np.repeat(np.linspace(0.0, 1.0, width, dtype=np.float32)[None, :], bar_h, axis=0)
+    if vmin == vmax:
+        ramp = np.full((bar_h, width), vmin, np.float32)
+    else:
+        ramp = np.repeat(np.linspace(0.0, 1.0, width, dtype=np.float32)[None, :], bar_h, axis=0)
     out = Image.new("RGB", (width, height), (255, 255, 255))
     out.paste(Image.fromarray(colormap(ramp, 0.0, 1.0, name)), (0, 0))
     d = ImageDraw.Draw(out)
     font = _font(max(9, height - bar_h - 2))
     lo, hi = f"{vmin:.2f}", f"{vmax:.2f}"
+    if vmin == vmax:
+        lo, hi = "constant", lo
     d.text((2, bar_h + 1), lo, fill=(30, 30, 30), font=font)
     tw = d.textlength(hi, font=font)
     d.text((width - tw - 2, bar_h + 1), hi, fill=(30, 30, 30), font=font)
