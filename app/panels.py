@@ -221,8 +221,8 @@ def run_task(settings: AppSettings, store: ResultStore, task: str, reference: An
     limit = f" ({entry.limit})" if entry.limit else ""
     status = status_markdown(timings=f"{result.timings_text()} · checkpoint {entry.name}{limit}",
                              warnings=warnings)
-    for text in result.warnings:  # the checkpoint note is on the tab already: no toast
-        gr.Warning(text)
+    # warnings are said once, in the status line under Generate (toasts would repeat them and,
+    # on a phone, cover the page)
     stage(0.95, "saving the pictures")
     values = (png_file(result.image, task),
               png_file(result.semantics, task, "semantics"),
