@@ -280,12 +280,17 @@ def wire_run(run: gr.Button, handler: Callable[..., Any], inputs: list[Any], out
         opts.checkpoint.change(lambda name: checkpoint_note(settings, task, name),
                                inputs=opts.checkpoint, outputs=note, api_visibility="private",
                                queue=False)
-    run.click(lambda: (running_status(), "", None, None), outputs=[
-        outs.status, outs.inspector_status, outs.inspector_marked, outs.inspector],
-        queue=False, api_visibility="private", show_progress="hidden")
+    # Generate is greyed out from the click until the run has ended (so a double click
+    # cannot queue a second run), whether it succeeded or failed
+    run.click(lambda: (running_status(), "", None, None, gr.Button(interactive=False)),
+              outputs=[outs.status, outs.inspector_status, outs.inspector_marked,
+                       outs.inspector, run],
+              queue=False, api_visibility="private", show_progress="hidden")
     event = run.click(handler, inputs=inputs, outputs=outs.run_outputs(), api_name=outs.task)
     event.failure(failure_status, outputs=[outs.status], api_visibility="private",
                   show_progress="hidden")
+    event.then(lambda: gr.Button(interactive=True), outputs=run, queue=False,
+               api_visibility="private", show_progress="hidden")
 
     @user_errors
     def rescale(key: str | None, normalisation: str, request: gr.Request) -> Any:

@@ -186,3 +186,20 @@ def test_result_store_is_bounded(server: tuple[str, Any], client: Client) -> Non
     client.predict(handle_file(str(STYLE)), handle_file(str(CONTENT)), resolution=RES,
                    api_name="/style")
     assert len(server[1].dynast_store) <= 3
+
+
+def test_generate_is_greyed_out_until_the_run_ends(server: tuple[str, Any]) -> None:
+    """A click disables Generate at once (no queued double run); the run's end, success or
+    failure, enables it again."""
+    demo = server[1]
+    fns = list(demo.fns.values())
+    for task in ("pose", "face", "style"):
+        api = next(fn for fn in fns if fn.api_name == task)
+        button = api.targets[0][0]
+        start = [fn for fn in fns if fn is not api and fn.targets == [(button, "click")]]
+        assert len(start) == 1 and button in [o._id for o in start[0].outputs], task
+        assert start[0].fn()[-1].interactive is False
+        after = [fn for fn in fns if fn.trigger_after == api._id
+                 and button in [o._id for o in fn.outputs]]
+        assert len(after) == 1 and not after[0].trigger_only_on_success
+        assert not after[0].trigger_only_on_failure and after[0].fn().interactive is True

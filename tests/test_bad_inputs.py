@@ -440,6 +440,17 @@ def test_blank_and_black_sketches(value: int, tmp_path: Path,
     cli_healthy(tmp_path)
 
 
+def test_colour_photo_as_a_line_drawing_warns() -> None:
+    photo = load_image(FACE)
+    _, warnings = face_semantics_from_sketch(photo, (64, 64))
+    assert any("looks like a colour photo, not a line drawing" in w for w in warnings), warnings
+    red_ink = np.repeat(sketch_array()[..., None], 3, axis=2)
+    red_ink[sketch_array() < 128] = (200, 30, 30)  # a drawing in red pen is still a drawing
+    for drawing in (sketch_array(), red_ink):
+        _, warnings = face_semantics_from_sketch(drawing, (64, 64))
+        assert not any("colour photo" in w for w in warnings), warnings
+
+
 # -- keypoints ------------------------------------------------------------------------------
 
 KEYPOINT_CASES = [

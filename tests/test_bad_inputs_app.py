@@ -179,6 +179,13 @@ def test_no_person_no_face_and_blank_sketches(client: Client, files: dict) -> No
         refused(lambda: _face_sketch(client, path), "no visible lines")
 
 
+def test_colour_photo_as_a_line_drawing_warns(client: Client) -> None:  # noqa: F811
+    from test_bad_inputs import FACE
+
+    out = _face_sketch(client, FACE)
+    assert _texts(out).count("looks like a colour photo, not a line drawing") == 1, out[4]
+
+
 def test_three_people_warn(client: Client, tmp_path: Path) -> None:  # noqa: F811
     out = _pose(client, POSE_REF, three_people(tmp_path / "three.jpg"))
     assert re.search(r"3 people", _texts(out)), _texts(out)[:500]
