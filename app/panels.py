@@ -202,7 +202,8 @@ def output_panel(text: TabText) -> Outputs:
 
 def run_task(settings: AppSettings, store: ResultStore, task: str, reference: Any, target: Any,
              *, options: tuple[Any, ...], normalisation: str = NORMALISATIONS[0],
-             target_kind: str = "photo", progress: Any = None) -> tuple[Any, ...]:
+             target_kind: str = "photo", progress: Any = None,
+             show_model_input: bool = True) -> tuple[Any, ...]:
     """Run ``task``'s pipeline with the UI's ``options`` (resolution, top-k, precision,
     checkpoint, fit) and return the values of :meth:`Outputs.run_outputs`."""
     resolution, top_k, precision, checkpoint, fit = options
@@ -231,8 +232,11 @@ def run_task(settings: AppSettings, store: ResultStore, task: str, reference: An
               [(png_file(im, task, f"confidence_block{i + 1}"), cap)
                for i, (im, cap) in enumerate(confidence_items(result, normalisation))],
               status,
-              None if result.model_input is None
-              else png_file(result.model_input, task, "model_input"),
+              # "What the model saw" only when there is a picture of it (a pose given as
+              # keypoints has none: its drawing is the semantics panel)
+              gr.Image(value=png_file(result.model_input, task, "model_input"),
+                       visible=show_model_input)
+              if result.model_input is not None else gr.Image(value=None, visible=False),
               gr.Image(value=png_file(result.pasted, task, "in_your_photo"), visible=True)
               if result.pasted is not None else gr.Image(value=None, visible=False),
               store.put(result))

@@ -130,7 +130,8 @@ def test_pose_target_source_decides(client: Client, tmp_path: Path) -> None:
                          pose_files=[handle_file(str(tmp_path / "pose.json"))], resolution=RES,
                          api_name="/pose")
     _check_outputs(out, (RES, RES), "pose")
-    assert out[5] is None  # keypoints: no picture for the model to see
+    # keypoints: no picture for the model to see, and the panel is hidden
+    assert isinstance(out[5], dict) and out[5]["value"] is None and out[5]["visible"] is False
     with pytest.raises(AppError, match="(?i)keypoint|json"):
         client.predict(handle_file(str(POSE_REF)), handle_file(str(POSE_TGT)),
                        target_source="keypoint file", resolution=RES, api_name="/pose")
@@ -203,3 +204,23 @@ def test_generate_is_greyed_out_until_the_run_ends(server: tuple[str, Any]) -> N
                  and button in [o._id for o in fn.outputs]]
         assert len(after) == 1 and not after[0].trigger_only_on_success
         assert not after[0].trigger_only_on_failure and after[0].fn().interactive is True
+
+
+def test_what_the_model_saw_is_hidden_without_a_picture(ckpt_root: Path) -> None:
+    """A pose given as keypoints (a shipped pose, a keypoint file) has no fitted photo: the
+    panel is hidden rather than left as an empty placeholder; a photo shows it again."""
+    from app.media import ResultStore
+    from app.panels import run_task
+    from dynast.tasks import pose_target_from_file
+
+    settings = AppSettings(checkpoints_root=ckpt_root, min_resolution=64, device="cpu")
+    poses = Path(__file__).resolve().parent.parent / "examples/poses"
+    shipped, _ = pose_target_from_file(sorted(poses.glob("*.json"))[0])
+    store, options = ResultStore(2), (RES, 4, "fp32", None, True)
+    out = run_task(settings, store, "pose", str(POSE_REF), shipped, options=options)
+    assert out[5].visible is False and out[5].value is None
+    out = run_task(settings, store, "pose", str(POSE_REF), str(POSE_TGT), options=options)
+    assert out[5].visible is True and out[5].value is not None
+    out = run_task(settings, store, "style", str(POSE_REF), str(POSE_TGT), options=options,
+                   show_model_input=False)
+    assert out[5].visible is False  # style: the semantics panel already is the content
