@@ -9,6 +9,8 @@
 * :func:`guard_number` does the same for a slider given something other than a number
   through the API, and :func:`guard_file_references` for a file reference to a server path
   that was never uploaded (Gradio refuses it with an empty message and a traceback).
+* :func:`check_on_upload` checks an image the moment it is uploaded and says what is wrong
+  under Generate (the upload is removed), before anything is run.
 * :func:`status_markdown` formats the status line under the Generate button.
 
 Messages never carry server paths: :func:`scrub` keeps only file names.
@@ -28,8 +30,9 @@ from typing import Any
 
 import gradio as gr
 
-__all__ = ["user_errors", "guard_upload", "guard_number", "guard_file_references", "scrub",
-           "status_markdown", "failure_status", "running_status", "LOG"]
+__all__ = ["user_errors", "guard_upload", "check_on_upload", "upload_problem", "guard_number",
+           "guard_file_references", "scrub", "status_markdown", "failure_status",
+           "running_status", "LOG"]
 
 LOG = logging.getLogger("dynast.app")
 _PATH = re.compile(r"(?<![\w.])(?:[A-Za-z]:)?[\\/][^\s'\"\\/]+(?:[\\/][^\s'\"\\/]*)+")
@@ -187,6 +190,52 @@ def guard_upload(component: Any, label: str | None = None) -> Any:
                            title="Cannot read the image", print_exception=False) from None
 
     component.preprocess = preprocess
+    return component
+
+
+def upload_problem(payload: Any) -> str:
+    """What is wrong with an uploaded image file (Gradio's file payload: a dict or object with
+    a ``path``), in plain words; "" when it reads as a picture of a sane size. Only the header
+    is decoded, so a decompression bomb costs nothing."""
+    from PIL import Image
+
+    from dynast.semantics.image_io import MAX_PIXELS
+
+    path = payload.get("path") if isinstance(payload, dict) else getattr(payload, "path", None)
+    if not path:
+        return ""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(path) as im:
+                width, height = im.size
+                im.verify()
+    except Image.DecompressionBombError:
+        width = height = MAX_PIXELS
+    except Exception:  # noqa: BLE001 - whatever PIL says, the file is not a usable image
+        return ("the file cannot be read as an image (a renamed or damaged file?); upload a "
+                "PNG, JPEG or WebP picture.")
+    if width * height > MAX_PIXELS:
+        return ("the file declares an enormous number of pixels (a decompression bomb?); "
+                "upload a picture of a few megapixels.")
+    return ""
+
+
+def check_on_upload(component: Any, status: Any) -> Any:
+    """Check a file the moment it is uploaded to ``component`` (a gr.Image): a file that is
+    not a readable picture is removed again and the reason shown in ``status`` (the line
+    under Generate), instead of a broken preview and an error only after Generate."""
+    what = component.label or "image"
+
+    def check(payload: Any) -> tuple[Any, Any]:
+        problem = upload_problem(payload)
+        if not problem:
+            return gr.skip(), gr.skip()
+        LOG.info("%s: refused upload on arrival", what)
+        return None, status_markdown(error=("Cannot read the image", f"{what}: {problem}"))
+
+    component.upload(check, inputs=component, outputs=[component, status], preprocess=False,
+                     queue=False, api_visibility="private", show_progress="hidden")
     return component
 
 

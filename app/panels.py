@@ -14,6 +14,7 @@ from typing import Any
 import gradio as gr
 
 from app.errors import (
+    check_on_upload,
     failure_status,
     guard_number,
     running_status,
@@ -265,6 +266,9 @@ def wire_run(run: gr.Button, handler: Callable[..., Any], inputs: list[Any], out
     """Wire a tab: Generate (clear the status, run, show a failure inline), the checkpoint
     note, the colour-scale choice and the inspector."""
     task = outs.task
+    for component in inputs:
+        if isinstance(component, gr.Image):
+            check_on_upload(component, outs.status)
     remotes = (settings.remotes or {}).get(task, [])
     if remotes:  # a checkpoint fetched on demand: start it when picked, show its progress
         timer = gr.Timer(2.0, active=any(r.running for r in remotes))

@@ -224,3 +224,25 @@ def test_what_the_model_saw_is_hidden_without_a_picture(ckpt_root: Path) -> None
     out = run_task(settings, store, "style", str(POSE_REF), str(POSE_TGT), options=options,
                    show_model_input=False)
     assert out[5].visible is False  # style: the semantics panel already is the content
+
+
+def test_uploads_are_checked_when_they_arrive(server: tuple[str, Any], tmp_path: Path) -> None:
+    """A non-image renamed .png (or a bomb) is removed on upload and the reason shown under
+    Generate in plain words; a picture passes untouched."""
+    import gradio as gr
+
+    from test_bad_inputs import make_bad_images
+
+    bad = make_bad_images(tmp_path / "bad")
+    demo = server[1]
+    checks = {fn.targets[0][0]: fn for fn in demo.fns.values()
+              if fn.targets and fn.targets[0][1] == "upload"}
+    uploads = [b for b in demo.blocks.values() if isinstance(b, gr.Image) and b._id in checks]
+    assert len(uploads) >= 6, "every image input of the pose, face and style tabs"
+    for block in uploads:
+        check = checks[block._id].fn
+        for case in ("not_an_image", "html", "truncated_png", "zero_bytes", "header_bomb"):
+            value, status = check({"path": str(bad[case]), "meta": {"_type": "gradio.FileData"}})
+            assert value is None and "Cannot read the image" in status, (case, status)
+            assert not re.search(r"[A-Z]\w+Error|/tmp|object at", status), status
+        assert check({"path": str(POSE_REF)}) == (gr.skip(), gr.skip())
