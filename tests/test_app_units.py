@@ -193,3 +193,23 @@ def test_internal_errors_name_no_exception_class() -> None:
 
     assert str(_portable(Unpicklable("the top-k must be a number"))) == \
         "the top-k must be a number"
+
+
+@pytest.mark.parametrize("side", [256, 1024])
+def test_kept_links_are_outlined_on_busy_pictures(side: int) -> None:
+    """A green disc has a white outline inside a dark ring, both scaled with the picture, so
+    it stays visible on a busy painting (random colours here)."""
+    rng = np.random.default_rng(0)
+    busy = Image.fromarray(rng.integers(0, 256, (side, side, 3), dtype=np.uint8))
+    centre = side / 2
+    out = np.asarray(vis.draw_candidates(busy, np.array([[centre, centre]], np.float32),
+                                         np.array([True]), np.array([1.0]), cell=8.0), np.int16)
+    row = out[int(centre), int(centre):]  # from the disc's centre to the right edge
+    green = (row[:, 1] > 150) & (row[:, 0] < 120) & (row[:, 2] < 160)
+    white = (row.min(axis=1) > 230)
+    dark = (row.max(axis=1) < 30)
+    first_white = int(np.argmax(white))
+    first_dark = first_white + int(np.argmax(dark[first_white:]))
+    assert green[:3].all() and white.any() and dark[first_white:].any()
+    assert first_dark - first_white <= 2 * side // 256 + 1  # the ring hugs the outline
+    assert dark[first_dark:first_dark + max(1, side // 256)].all()
