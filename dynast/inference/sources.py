@@ -317,9 +317,9 @@ def _fetch_hub(src: RemoteSource) -> Path:
                                  allow_patterns=["config.json", "model.safetensors"],
                                  cache_dir=str(cache_dir() / "hub"))
     except Exception as exc:  # noqa: BLE001 - offline, unknown repo, revision, auth
+        why = _why(exc)
         raise CheckpointSourceError(
             f"{src.text} is not a local directory, and fetching it from the Hugging Face Hub "
-            f"failed ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}). "
-            "Check the repo id and revision, your network, or download it with "
-            "`huggingface-cli download` and pass the directory.") from exc
+            f"failed ({why}). Check the repo id and revision, your network, or download it "
+            "with `huggingface-cli download` and pass the directory.", reason=why) from exc
     return Path(path)
