@@ -15,7 +15,7 @@ from typing import Any
 import gradio as gr
 
 from app import face, pose, style, video
-from app.errors import LOG
+from app.errors import LOG, guard_file_references
 from app.media import EXAMPLES, ResultStore
 from app.settings import AppSettings, env_settings
 
@@ -73,6 +73,7 @@ def build_app(settings: AppSettings | None = None) -> gr.Blocks:
             with gr.Tab("Video", id="video"):
                 video.build(settings)
         gr.Markdown("Sample images: see examples/README.md for their sources and terms.")
+    guard_file_references(demo)
     demo.dynast_settings = settings  # type: ignore[attr-defined]
     demo.dynast_store = store  # type: ignore[attr-defined]
     return demo

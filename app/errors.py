@@ -6,6 +6,11 @@
   (:func:`failure_status`).
 * :func:`guard_upload` makes an input component's decoding failures (non-images, decompression
   bombs) a clear message instead of "the upstream Gradio app has raised an exception".
+* :func:`guard_number` does the same for a slider given something other than a number
+  through the API, and :func:`guard_file_references` for a file reference to a server path
+  that was never uploaded (Gradio refuses it with an empty message and a traceback).
+* :func:`check_on_upload` checks an image the moment it is uploaded and says what is wrong
+  under Generate (the upload is removed), before anything is run.
 * :func:`status_markdown` formats the status line under the Generate button.
 
 Messages never carry server paths: :func:`scrub` keeps only file names.
@@ -15,6 +20,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import math
 import re
 import threading
 import warnings
@@ -24,7 +30,8 @@ from typing import Any
 
 import gradio as gr
 
-__all__ = ["user_errors", "guard_upload", "scrub", "status_markdown", "failure_status",
+__all__ = ["user_errors", "guard_upload", "check_on_upload", "upload_problem", "guard_number",
+           "guard_file_references", "scrub", "status_markdown", "failure_status",
            "running_status", "LOG"]
 
 LOG = logging.getLogger("dynast.app")
@@ -65,7 +72,7 @@ def _classify(exc: BaseException) -> tuple[str, str, bool]:
     if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":
         return ("Out of memory", "The server ran out of memory: choose a lower resolution "
                 "in Advanced options.", True)
-    return ("Internal error", f"Something went wrong on the server ({type(exc).__name__}). "
+    return ("Internal error", "Something went wrong on the server (the log has the details). "
             "Try other images or a lower resolution; if it persists, please report it.", False)
 
 
@@ -176,11 +183,99 @@ def guard_upload(component: Any, label: str | None = None) -> Any:
                        "and was refused (a decompression bomb?); upload a picture of a few "
                        "megapixels.")
             else:
-                msg = (f"the uploaded file cannot be read as an image "
-                       f"({type(exc).__name__}); upload a PNG, JPEG or WebP file.")
+                msg = ("the uploaded file cannot be read as an image (a renamed or damaged "
+                       "file?); upload a PNG, JPEG or WebP picture.")
             LOG.info("%s: refused upload: %s", what, type(exc).__name__)
             raise gr.Error(f"Cannot read the image: {what}: {msg}",
                            title="Cannot read the image", print_exception=False) from None
 
     component.preprocess = preprocess
     return component
+
+
+def upload_problem(payload: Any) -> str:
+    """What is wrong with an uploaded image file (Gradio's file payload: a dict or object with
+    a ``path``), in plain words; "" when it reads as a picture of a sane size. Only the header
+    is decoded, so a decompression bomb costs nothing."""
+    from PIL import Image
+
+    from dynast.semantics.image_io import MAX_PIXELS
+
+    path = payload.get("path") if isinstance(payload, dict) else getattr(payload, "path", None)
+    if not path:
+        return ""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(path) as im:
+                width, height = im.size
+                im.verify()
+    except Image.DecompressionBombError:
+        width = height = MAX_PIXELS
+    except Exception:  # noqa: BLE001 - whatever PIL says, the file is not a usable image
+        return ("the file cannot be read as an image (a renamed or damaged file?); upload a "
+                "PNG, JPEG or WebP picture.")
+    if width * height > MAX_PIXELS:
+        return ("the file declares an enormous number of pixels (a decompression bomb?); "
+                "upload a picture of a few megapixels.")
+    return ""
+
+
+def check_on_upload(component: Any, status: Any) -> Any:
+    """Check a file the moment it is uploaded to ``component`` (a gr.Image): a file that is
+    not a readable picture is removed again and the reason shown in ``status`` (the line
+    under Generate), instead of a broken preview and an error only after Generate."""
+    what = component.label or "image"
+
+    def check(payload: Any) -> tuple[Any, Any]:
+        problem = upload_problem(payload)
+        if not problem:
+            return gr.skip(), gr.skip()
+        LOG.info("%s: refused upload on arrival", what)
+        return None, status_markdown(error=("Cannot read the image", f"{what}: {problem}"))
+
+    component.upload(check, inputs=component, outputs=[component, status], preprocess=False,
+                     queue=False, api_visibility="private", show_progress="hidden")
+    return component
+
+
+def guard_number(component: Any, what: str, example: str) -> Any:
+    """Refuse, as a :class:`gr.Error`, a value of ``component`` (a slider) that is not a finite
+    number (the API accepts any JSON: "256", null), naming ``what`` and an ``example``."""
+    original = component.preprocess
+
+    @functools.wraps(original)
+    def preprocess(payload: Any) -> Any:
+        if (isinstance(payload, bool) or not isinstance(payload, (int, float))
+                or not math.isfinite(payload)):
+            shown = repr(payload)[:20]
+            raise gr.Error(f"Cannot use this input: the {what} must be a number, e.g. {example} "
+                           f"(got {shown}).", title="Cannot use this input",
+                           print_exception=False)
+        return original(payload)
+
+    component.preprocess = preprocess
+    return component
+
+
+def guard_file_references(demo: gr.Blocks) -> gr.Blocks:
+    """Make Gradio's refusal of a file reference that points into the server (a path never
+    uploaded, e.g. ``{"path": "/etc/passwd"}`` sent to the API) a clear :class:`gr.Error`
+    logged as one line, instead of an empty error and a traceback in the server log."""
+    from gradio.exceptions import InvalidPathError
+
+    original = demo.preprocess_data
+
+    @functools.wraps(original)
+    async def preprocess_data(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await original(*args, **kwargs)
+        except InvalidPathError:
+            LOG.info("refused a file reference that was not uploaded")
+            raise gr.Error("Cannot use this input: a file was named by its path on the server "
+                           "instead of being uploaded. Upload the file (with gradio_client: "
+                           "handle_file) and try again.", title="Cannot use this input",
+                           print_exception=False) from None
+
+    demo.preprocess_data = preprocess_data  # type: ignore[method-assign]
+    return demo

@@ -41,7 +41,7 @@ class RemoteCheckpoint:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._done, self._total = 0, None
-        self._error = ""
+        self._error = self._reason = ""
         self._path: Path | None = None
         remote = parse_remote(source)
         cached = cache_dir() / "checkpoints" / remote.name if remote is not None else None
@@ -60,6 +60,16 @@ class RemoteCheckpoint:
         return self._error
 
     @property
+    def reason(self) -> str:
+        """Why the last fetch failed in a few plain words ("no network ..."), "" if it did not."""
+        return self._reason
+
+    @property
+    def short_name(self) -> str:
+        """The name without its size note: "authors' DeepFashion"."""
+        return self.name.split(" (")[0]
+
+    @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
@@ -68,7 +78,7 @@ class RemoteCheckpoint:
         if self._path is not None:
             return f"{self.name}: ready."
         if self._error:
-            return f"{self.name}: the download failed: {self._error}"
+            return f"Could not download the {self.short_name} checkpoint: {self._reason}."
         if self.running:
             done, total = self._done, self._total
             mb = f"{done / 1e6:.0f} of {total / 1e6:.0f} MB" if total else f"{done / 1e6:.0f} MB"
@@ -82,7 +92,8 @@ class RemoteCheckpoint:
         with self._lock:
             if self._path is not None or self.running:
                 return
-            self._error, self._done, self._total = "", 0, None
+            self._error = self._reason = ""
+            self._done, self._total = 0, None
             self._thread = threading.Thread(target=self._run, name=f"fetch {self.source}",
                                             daemon=True)
             self._thread.start()
@@ -101,7 +112,9 @@ class RemoteCheckpoint:
             path = resolve_checkpoint(self.source, self.task, progress=self._progress,
                                       download=self._download)
         except Exception as exc:  # noqa: BLE001 - any failure is reported on the page
-            self._error = scrub(str(exc)) or type(exc).__name__
+            self._error = scrub(str(exc)) or "it failed without a reason"
+            self._reason = scrub(getattr(exc, "reason", "")).rstrip(".") or \
+                self._error.splitlines()[0].rstrip(".")
             LOG.warning("fetching %s failed: %s", self.source, self._error.splitlines()[0])
             return
         self._path = path

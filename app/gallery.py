@@ -16,6 +16,8 @@ from dynast import visualize as vis
 __all__ = ["block_captions", "confidence_items", "warp_items", "NORMALISATIONS",
            "warp_note", "confidence_note"]
 
+# a block whose matched confidences span less than this is drawn as one colour, its value
+CONSTANT_SPREAD = 0.005
 NORMALISATIONS = ("same scale for all blocks (0-1)", "each block on its own range")
 KIND_WORDS = {"dense": "dense", "inter": "inter-scale", "inner": "inner-scale"}
 
@@ -85,11 +87,15 @@ def confidence_items(result: Any, normalisation: str = NORMALISATIONS[0]
         conf = np.asarray(conf, np.float32)
         matched = conf[~no_match] if (~no_match).any() else conf.reshape(-1)
         lo, hi = (float(matched.min()), float(matched.max())) if per_block else (0.0, 1.0)
-        if hi - lo < 1e-6:
-            hi = lo + 1e-6
-        img = vis.confidence_image(conf, no_match, height, width, vmin=lo, vmax=hi)
+        constant = hi - lo < CONSTANT_SPREAD
+        if constant:  # stretching rounding noise to the whole colour map draws speckle
+            lo = hi = round(float(matched.mean()), 2)
+            img = vis.confidence_image(np.full_like(conf, lo), no_match, height, width)
+        else:
+            img = vis.confidence_image(conf, no_match, height, width, vmin=lo, vmax=hi)
         img = vis.with_colorbar(tf.crop(img), lo, hi)
         share = 100.0 * float(no_match.mean())
-        items.append((img, f"{cap} · colours {lo:.2f}–{hi:.2f} · mean {float(conf.mean()):.2f}"
+        colours = f"constant {lo:.2f}" if constant else f"colours {lo:.2f}–{hi:.2f}"
+        items.append((img, f"{cap} · {colours} · mean {float(conf.mean()):.2f}"
                            f" · {share:.0f}% no match"))
     return items

@@ -13,7 +13,14 @@ from typing import Any
 
 import gradio as gr
 
-from app.errors import failure_status, running_status, status_markdown, user_errors
+from app.errors import (
+    check_on_upload,
+    failure_status,
+    guard_number,
+    running_status,
+    status_markdown,
+    user_errors,
+)
 from app.gallery import (
     NORMALISATIONS,
     block_captions,
@@ -78,6 +85,9 @@ def checkpoint_note(settings: AppSettings, task: str, name: str | None = None) -
     if entry.remote is None or entry.remote.path is not None:
         return f"Model: checkpoint **{entry.name}**{limit}"
     local = next((e for e in entries if e.remote is None), None)
+    if entry.remote.error:  # one plain sentence: why, and who answers instead
+        using = f"; using the shipped checkpoint **{local.name}**." if local else "."
+        return f"⚠️ {entry.remote.status().removesuffix('.')}{using}"
     meanwhile = (f" Until it is ready the shipped checkpoint **{local.name}** answers"
                  f"{': ' + local.limit if local.limit else ''}." if local else "")
     return f"Model: **{entry.name}**{limit}. {entry.remote.status()}{meanwhile}"
@@ -90,14 +100,16 @@ def advanced_options(task: str, settings: AppSettings) -> Options:
     spec = get_task(task)
     with gr.Accordion("Advanced options", open=False):
         with gr.Row():
-            resolution = gr.Slider(
+            resolution = guard_number(gr.Slider(
                 settings.min_resolution, spec.max_resolution, step=64,
                 value=settings.default_resolution
                 or max(settings.min_resolution, spec.default_resolution),
                 label="Resolution (px, long side)",
-                info="Multiples of 64. Higher is slower and needs more memory.")
-            top_k = gr.Slider(1, 16, value=4, step=1, label="Top-k matches",
-                              info="Matches each pixel passes to the next block (paper: 4).")
+                info="Multiples of 64. Higher is slower and needs more memory."),
+                "resolution", "256")
+            top_k = guard_number(gr.Slider(
+                1, 16, value=4, step=1, label="Top-k matches",
+                info="Matches each pixel passes to the next block (paper: 4)."), "top-k", "4")
         with gr.Row():
             precision = gr.Radio(["auto", "fp32", "bf16"], value="auto", label="Precision",
                                  info=f"auto = {auto_precision(settings)} here.")
@@ -191,7 +203,8 @@ def output_panel(text: TabText) -> Outputs:
 
 def run_task(settings: AppSettings, store: ResultStore, task: str, reference: Any, target: Any,
              *, options: tuple[Any, ...], normalisation: str = NORMALISATIONS[0],
-             target_kind: str = "photo", progress: Any = None) -> tuple[Any, ...]:
+             target_kind: str = "photo", progress: Any = None,
+             show_model_input: bool = True) -> tuple[Any, ...]:
     """Run ``task``'s pipeline with the UI's ``options`` (resolution, top-k, precision,
     checkpoint, fit) and return the values of :meth:`Outputs.run_outputs`."""
     resolution, top_k, precision, checkpoint, fit = options
@@ -210,8 +223,8 @@ def run_task(settings: AppSettings, store: ResultStore, task: str, reference: An
     limit = f" ({entry.limit})" if entry.limit else ""
     status = status_markdown(timings=f"{result.timings_text()} · checkpoint {entry.name}{limit}",
                              warnings=warnings)
-    for text in warnings:
-        gr.Warning(text)
+    # warnings are said once, in the status line under Generate (toasts would repeat them and,
+    # on a phone, cover the page)
     stage(0.95, "saving the pictures")
     values = (png_file(result.image, task),
               png_file(result.semantics, task, "semantics"),
@@ -220,8 +233,11 @@ def run_task(settings: AppSettings, store: ResultStore, task: str, reference: An
               [(png_file(im, task, f"confidence_block{i + 1}"), cap)
                for i, (im, cap) in enumerate(confidence_items(result, normalisation))],
               status,
-              None if result.model_input is None
-              else png_file(result.model_input, task, "model_input"),
+              # "What the model saw" only when there is a picture of it (a pose given as
+              # keypoints has none: its drawing is the semantics panel)
+              gr.Image(value=png_file(result.model_input, task, "model_input"),
+                       visible=show_model_input)
+              if result.model_input is not None else gr.Image(value=None, visible=False),
               gr.Image(value=png_file(result.pasted, task, "in_your_photo"), visible=True)
               if result.pasted is not None else gr.Image(value=None, visible=False),
               store.put(result))
@@ -250,6 +266,9 @@ def wire_run(run: gr.Button, handler: Callable[..., Any], inputs: list[Any], out
     """Wire a tab: Generate (clear the status, run, show a failure inline), the checkpoint
     note, the colour-scale choice and the inspector."""
     task = outs.task
+    for component in inputs:
+        if isinstance(component, gr.Image):
+            check_on_upload(component, outs.status)
     remotes = (settings.remotes or {}).get(task, [])
     if remotes:  # a checkpoint fetched on demand: start it when picked, show its progress
         timer = gr.Timer(2.0, active=any(r.running for r in remotes))
@@ -269,12 +288,17 @@ def wire_run(run: gr.Button, handler: Callable[..., Any], inputs: list[Any], out
         opts.checkpoint.change(lambda name: checkpoint_note(settings, task, name),
                                inputs=opts.checkpoint, outputs=note, api_visibility="private",
                                queue=False)
-    run.click(lambda: (running_status(), "", None, None), outputs=[
-        outs.status, outs.inspector_status, outs.inspector_marked, outs.inspector],
-        queue=False, api_visibility="private", show_progress="hidden")
+    # Generate is greyed out from the click until the run has ended (so a double click
+    # cannot queue a second run), whether it succeeded or failed
+    run.click(lambda: (running_status(), "", None, None, gr.Button(interactive=False)),
+              outputs=[outs.status, outs.inspector_status, outs.inspector_marked,
+                       outs.inspector, run],
+              queue=False, api_visibility="private", show_progress="hidden")
     event = run.click(handler, inputs=inputs, outputs=outs.run_outputs(), api_name=outs.task)
     event.failure(failure_status, outputs=[outs.status], api_visibility="private",
                   show_progress="hidden")
+    event.then(lambda: gr.Button(interactive=True), outputs=run, queue=False,
+               api_visibility="private", show_progress="hidden")
 
     @user_errors
     def rescale(key: str | None, normalisation: str, request: gr.Request) -> Any:

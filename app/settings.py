@@ -140,6 +140,9 @@ class AppSettings:
         if local is None:
             raise MissingCheckpoint(f"{remote.status()} There is no local checkpoint to "
                                     "answer meanwhile; try again when it is ready.")
+        if remote.error:
+            return local, (f"{remote.status().removesuffix('.')}; using the shipped checkpoint "
+                           f"{local.name}.")
         return local, (f"{remote.status()} Until it is ready, the shipped checkpoint "
                        f"{local.name} answers.")
 

@@ -38,7 +38,8 @@ def make_handler(settings: AppSettings, store: ResultStore):
                            print_exception=False)
         return run_task(settings, store, "style", style_image, content,
                         options=(resolution, top_k, precision, checkpoint, fit),
-                        normalisation=normalisation or "", progress=progress)
+                        normalisation=normalisation or "", progress=progress,
+                        show_model_input=False)
 
     return style
 

@@ -175,8 +175,9 @@ def _portable(exc: Exception) -> BaseException:
         pickle.loads(pickle.dumps(exc))
         return exc
     except Exception:  # noqa: BLE001 - any exception class may refuse to round-trip
-        kind = ValueError if isinstance(exc, ValueError) else RuntimeError
-        return kind(f"{type(exc).__name__}: {exc}")
+        if isinstance(exc, ValueError):  # a user error: its message is what the user reads
+            return ValueError(str(exc))
+        return RuntimeError(f"{type(exc).__name__}: {exc}")
 
 
 def _model_call(ref: ModelRef, ref_image: torch.Tensor, ref_semantics: torch.Tensor | None,

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import torch
 
-from dynast.config import DynaSTConfig
+from dynast.config import DynaSTConfig, InvalidConfigError
+from dynast.files import check_output_folder, check_regular_file
 from dynast.model import DynaST
 
 
@@ -123,15 +124,23 @@ def _map_key(key: str) -> str | None:
 def infer_config(state: dict[str, torch.Tensor], task: str | None = None) -> DynaSTConfig:
     """Read the architecture off the tensor shapes of the authors' state dict."""
     required = ["pos_embed", "encoder_q.layer1.0.weight_orig", "encoder_kv.layer1.0.weight_orig",
-                "transformer_4.0.f.weight", "transformer_1.0.f_prune.weight"]
+                "encoder_q.layer4.0.weight_orig", "transformer_4.0.f.weight",
+                "transformer_1.0.f_prune.weight"]
     absent = [k for k in required if k not in state]
     if absent:
         raise ConversionError(f"not a DynaST generator state dict: missing {absent}")
+    for key in required:
+        dims = 4  # pos_embed is (1, C, H/8, W/8); the convolutions (out, in, kh, kw)
+        shape = tuple(state[key].shape)
+        if len(shape) != dims or 0 in shape:
+            raise ConversionError(
+                f"not a DynaST generator state dict: {key} is {shape}, expected {dims} "
+                "non-zero dimensions")
     ngf, semantic_nc = state["encoder_q.layer1.0.weight_orig"].shape[:2]
     ref_in = state["encoder_kv.layer1.0.weight_orig"].shape[1]
     c4 = state["encoder_q.layer4.0.weight_orig"].shape[0]
     pos_channels, gh, gw = state["pos_embed"].shape[1:]
-    max_multi = c4 // ngf
+    max_multi = max(1, c4 // ngf)
     pos_dim = pos_channels // max_multi
     n_layers = len({k.split(".")[1] for k in state if k.startswith("transformer_4.")})
     prune_dim = state["transformer_1.0.f_prune.weight"].shape[0]
@@ -141,18 +150,21 @@ def infer_config(state: dict[str, torch.Tensor], task: str | None = None) -> Dyn
     if task == "face" and semantic_nc != 15:
         raise ConversionError(
             f"--task face expects 15 semantic channels, the checkpoint has {semantic_nc}")
-    return DynaSTConfig(
-        semantic_nc=int(semantic_nc),
-        ref_semantic_nc=int(ref_in - 3),
-        ngf=int(ngf),
-        max_multi=int(max_multi),
-        n_layers=int(n_layers),
-        top_k=4,
-        pos_dim=int(pos_dim),
-        prune_dim=int(prune_dim),
-        sparse_temperature=0.01,
-        train_size=(int(gh) * 8, int(gw) * 8),
-    )
+    try:
+        return DynaSTConfig(
+            semantic_nc=int(semantic_nc),
+            ref_semantic_nc=int(ref_in - 3),
+            ngf=int(ngf),
+            max_multi=int(max_multi),
+            n_layers=int(n_layers),
+            top_k=4,
+            pos_dim=int(pos_dim),
+            prune_dim=int(prune_dim),
+            sparse_temperature=0.01,
+            train_size=(int(gh) * 8, int(gw) * 8),
+        )
+    except InvalidConfigError as err:
+        raise ConversionError(f"the tensor shapes give no usable architecture: {err}") from None
 
 
 def convert_state_dict(state: dict[str, torch.Tensor], task: str | None = None) -> DynaST:
@@ -162,6 +174,12 @@ def convert_state_dict(state: dict[str, torch.Tensor], task: str | None = None) 
     ours = model.state_dict()
     mapped: dict[str, torch.Tensor] = {}
     unknown, misshaped, inconsistent = [], [], []
+    non_finite = [k for k, v in state.items()
+                  if v.is_floating_point() and v.numel() and not bool(torch.isfinite(v).all())]
+    if non_finite:
+        raise ConversionError(
+            f"{len(non_finite)} tensor(s) hold NaN or infinite values ({non_finite[:5]}): the "
+            "checkpoint is damaged; download it again")
     for key, tensor in state.items():
         target = _map_key(key)
         if target is None or (target and target not in ours):
@@ -195,10 +213,9 @@ def convert_state_dict(state: dict[str, torch.Tensor], task: str | None = None) 
 
 def load_authors_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
     """Read ``latest_net_G.pth`` safely (tensors only)."""
+    check_regular_file(path, ConversionError)  # a FIFO or device would block torch.load
     try:
         state = torch.load(str(path), map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise
     except Exception as exc:  # noqa: BLE001 - any unpickling failure is the file's fault
         raise ConversionError(
             f"{path} is not a plain PyTorch state dict of tensors ({exc})") from exc
@@ -206,6 +223,9 @@ def load_authors_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
         state = state["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ConversionError(f"{path} does not hold a state dict of tensors")
+    names = [k for k in state if not isinstance(k, str)]
+    if names:
+        raise ConversionError(f"{path}: tensor names must be text, got {names[:5]}")
     return {k.removeprefix("module."): v for k, v in state.items()}
 
 
@@ -218,8 +238,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="check the semantics width against the task")
     args = parser.parse_args(argv)
     try:
+        check_output_folder(Path(args.out_dir), ConversionError)
         model = convert_state_dict(load_authors_checkpoint(args.checkpoint), args.task)
-    except (ConversionError, FileNotFoundError) as exc:
+    except ConversionError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     model.save_pretrained(args.out_dir)

@@ -3,9 +3,13 @@ that names what was wrong and what to do."""
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from dynast.config import DynaSTConfig
+
+MAX_INPUT_MAGNITUDE = 1e4  # far outside [-1, 1], short of values that overflow in the network
 
 
 class InvalidInputError(ValueError):
@@ -16,10 +20,21 @@ class InvalidCheckpointError(ValueError):
     """A checkpoint file exists but cannot be read (truncated, corrupt, wrong format)."""
 
 
-def check_top_k(top_k: object) -> int:
-    """An inference-time top-k: a positive int (not a bool, not a float like 2.5)."""
+def check_top_k(top_k: object, default: int, size: tuple[int, int]) -> int:
+    """The top-k of a call: ``default`` (the config's) when ``top_k`` is None, else a positive
+    int (not a bool, not a float like 2.5); either way no more than the coarsest level's
+    (H/8 * W/8) positions of an input of ``size`` (H, W), the candidates of its first block."""
+    if top_k is None:
+        top_k = default
     if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
         raise InvalidInputError(f"top_k must be a positive integer, got {top_k!r}")
+    h, w = size
+    if top_k > (h // 8) * (w // 8):
+        raise InvalidInputError(
+            f"top_k={top_k} is more than the {(h // 8) * (w // 8)} candidates an {h}x{w} input "
+            f"has at its coarsest level (H/8 x W/8); use a top_k of at most "
+            f"{(h // 8) * (w // 8)} or a larger input"
+        )
     return top_k
 
 
@@ -87,11 +102,18 @@ def check_inputs(
     for name, t in present.items():
         if not t.is_floating_point():
             raise InvalidInputError(f"{name} must be a floating-point tensor, got {t.dtype}")
-        # One reduction instead of an elementwise isfinite: NaN or inf anywhere makes the sum
-        # non-finite (so do values near the float32 limit, which are no image either).
-        if not bool(torch.isfinite(t.sum(dtype=torch.float32))):
+        # Two reductions instead of an elementwise isfinite: NaN or inf anywhere makes the
+        # extremes non-finite; finite values far outside the image range overflow inside.
+        lo, hi = (float(v) for v in torch.aminmax(t))
+        if not (math.isfinite(lo) and math.isfinite(hi)):
             raise InvalidInputError(
                 f"{name} contains NaN or infinite values; clean the input first"
+            )
+        if max(-lo, hi) > MAX_INPUT_MAGNITUDE:
+            raise InvalidInputError(
+                f"{name} has values up to {max(-lo, hi):.3g}; images are in [-1, 1] and "
+                f"semantics in [0, 1] (at most {MAX_INPUT_MAGNITUDE:g} is accepted): "
+                "normalise the input"
             )
 
 

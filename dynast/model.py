@@ -38,7 +38,7 @@ from dynast.output import (
     ReferenceLevel,
     collect_output,
 )
-from dynast.persistence import load_pretrained, save_pretrained
+from dynast.persistence import WEIGHTS_NAME, load_checked, load_pretrained, save_pretrained
 from dynast.transformer import TransformerBlock
 
 __all__ = [
@@ -224,7 +224,7 @@ class DynaST(nn.Module):
         Raises ``InvalidInputError`` (a ValueError) naming any problem with the inputs.
         """
         check_inputs(self.config, ref_image, ref_semantics, target_semantics)
-        top_k = self.config.top_k if top_k is None else check_top_k(top_k)
+        top_k = check_top_k(top_k, self.config.top_k, ref_image.shape[-2:])
         runner = self._runner(ref_image.device)
         if runner is not self:
             with torch.autocast(ref_image.device.type, enabled=False):
@@ -277,7 +277,7 @@ class DynaST(nn.Module):
         of batch 1 serves every target of the batch.
         """
         check_target(self.config, target_semantics, reference.size, reference.batch)
-        top_k = self.config.top_k if top_k is None else check_top_k(top_k)
+        top_k = check_top_k(top_k, self.config.top_k, target_semantics.shape[-2:])
         runner = self._runner(target_semantics.device)
         if runner is not self:
             with torch.autocast(target_semantics.device.type, enabled=False):
@@ -389,11 +389,11 @@ class DynaST(nn.Module):
 
         A local directory never touches the network. The model is returned in eval mode.
         A missing directory or file raises FileNotFoundError; an unreadable (e.g. truncated)
-        weights file ``InvalidCheckpointError`` (a ValueError).
+        weights file, a bad config.json or tensors that do not fit ``InvalidCheckpointError``.
         """
         config, state = load_pretrained(name_or_path, revision=revision)
         model = cls(config, kernels=kernels)
-        model.load_state_dict(state, strict=True)
+        load_checked(model, state, f"{name_or_path}/{WEIGHTS_NAME}")
         model.to(device=device)
         if dtype is not None:
             model.to(dtype=dtype)

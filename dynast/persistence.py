@@ -55,6 +55,62 @@ def _resolve(name_or_path: str | Path, revision: str | None) -> Path:
     )
 
 
+def _listed(keys: list[str]) -> str:
+    """At most three names, then a count of the rest."""
+    more = f" and {len(keys) - 3} more" if len(keys) > 3 else ""
+    return ", ".join(keys[:3]) + more
+
+
+def state_dict_problems(
+    expected: dict[str, torch.Tensor], state: dict[object, object]
+) -> list[str]:
+    """What keeps ``state`` from loading into a model whose state dict is ``expected``:
+    names that are not text, tensors missing, extra or of the wrong shape, values that are not
+    tensors, NaN or infinite weights. Empty when it loads strictly."""
+    bad_names = [repr(k) for k in state if not isinstance(k, str)]
+    if bad_names:
+        return [f"tensor names must be text, got {_listed(bad_names)}"]
+    problems = []
+    missing = sorted(set(expected) - set(state))
+    extra = sorted(set(state) - set(expected))
+    not_tensors = sorted(k for k, v in state.items() if not isinstance(v, torch.Tensor))
+    shaped = sorted(
+        f"{k} is {tuple(v.shape)}, expected {tuple(expected[k].shape)}"
+        for k, v in state.items()
+        if k in expected and isinstance(v, torch.Tensor) and v.shape != expected[k].shape
+    )
+    non_finite = sorted(
+        k for k, v in state.items()
+        if isinstance(v, torch.Tensor) and v.is_floating_point() and v.numel()
+        and not bool(torch.isfinite(v).all())
+    )
+    for what, keys in (("missing", missing), ("unexpected", extra),
+                       ("not tensors", not_tensors), ("of the wrong shape", shaped),
+                       ("holding NaN or infinite values", non_finite)):
+        if keys:
+            problems.append(f"{len(keys)} tensor(s) {what}: {_listed(keys)}")
+    return problems
+
+
+def check_state_dict(
+    expected: dict[str, torch.Tensor], state: dict[object, object], source: str
+) -> None:
+    """Raise :class:`InvalidCheckpointError` naming ``source`` and every problem
+    :func:`state_dict_problems` finds."""
+    problems = state_dict_problems(expected, state)
+    if problems:
+        raise InvalidCheckpointError(
+            f"{source} does not fit this DynaST model: {'; '.join(problems)}. It was saved by "
+            "another model or is damaged: save or download it again"
+        )
+
+
+def load_checked(model: nn.Module, state: dict[object, object], source: str) -> None:
+    """``model.load_state_dict(state, strict=True)`` after :func:`check_state_dict`."""
+    check_state_dict(model.state_dict(), state, source)
+    model.load_state_dict(state, strict=True)  # type: ignore[arg-type]
+
+
 def load_pretrained(
     name_or_path: str | Path, *, revision: str | None = None
 ) -> tuple[DynaSTConfig, dict[str, torch.Tensor]]:
@@ -71,10 +127,10 @@ def load_pretrained(
         )
     try:
         config = DynaSTConfig.load(directory / CONFIG_NAME)
-    except (json.JSONDecodeError, TypeError) as err:
+    except ValueError as err:
         raise InvalidCheckpointError(
             f"{directory / CONFIG_NAME} is not a valid DynaST config: {err}"
-        ) from err
+        ) from None
     try:
         state = load_file(str(directory / WEIGHTS_NAME))
     except (SafetensorError, OSError, RuntimeError) as err:

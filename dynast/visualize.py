@@ -164,27 +164,30 @@ def draw_candidates(reference: Image.Image, xy: np.ndarray, kept: np.ndarray,
     xy = np.asarray(xy, dtype=np.float32).reshape(-1, 2)
     kept = np.asarray(kept, dtype=bool).reshape(-1)
     weights = np.nan_to_num(np.asarray(weights, dtype=np.float32).reshape(-1))
-    k = mark_scale(base)
-    lw = max(2, round(2 * k))
-    rmax = float(max_radius if max_radius is not None else max(6.0 * k, cell * 1.2))
+    scale = mark_scale(base)
+    lw = max(2, round(2 * scale))
+    rmax = float(max_radius if max_radius is not None else max(6.0 * scale, cell * 1.2))
     # merge duplicates: same position and same kept flag
     merged: dict[tuple[int, int, bool], float] = {}
-    for (x, y), k, w in zip(xy, kept, weights):
-        key = (int(round(float(x))), int(round(float(y))), bool(k))
+    for (x, y), is_kept, w in zip(xy, kept, weights):
+        key = (int(round(float(x))), int(round(float(y))), bool(is_kept))
         merged[key] = merged.get(key, 0.0) + float(w)
     # pruned first, so the kept links are on top
-    for (x, y, k), w in sorted(merged.items(), key=lambda item: (item[0][2], item[1])):
-        if not k:
-            r = max(2.0 * k, cell * 0.35)
+    for (x, y, is_kept), w in sorted(merged.items(), key=lambda item: (item[0][2], item[1])):
+        if not is_kept:
+            r = max(2.0 * scale, cell * 0.35)
             d.line([x - r, y - r, x + r, y + r], fill=PRUNED_COLOUR + (220,), width=lw)
             d.line([x - r, y + r, x + r, y - r], fill=PRUNED_COLOUR + (220,), width=lw)
         else:
             wc = float(np.clip(w, 0.0, 1.0))
-            rmin = 2.0 * k
+            rmin = 2.0 * scale
             r = rmin + (rmax - rmin) * np.sqrt(wc)
             alpha = int(110 + 145 * wc)
+            # a dark ring around a white outline: the disc stays visible on any picture
+            ring = r + max(1.0, round(scale))
+            d.ellipse([x - ring, y - ring, x + ring, y + ring], fill=(0, 0, 0, 255))
             d.ellipse([x - r, y - r, x + r, y + r], fill=KEPT_COLOUR + (alpha,),
-                      outline=(255, 255, 255, 255), width=max(1, round(k)))
+                      outline=(255, 255, 255, 255), width=max(1, round(scale)))
     out = Image.alpha_composite(base.convert("RGBA"), overlay).convert("RGB")
     if title:
         out = caption_image(out, title)
@@ -220,16 +223,23 @@ def inspector_legend(width: int = 360) -> Image.Image:
 def colorbar(width: int, vmin: float = 0.0, vmax: float = 1.0, height: int | None = None,
              name: str = "viridis") -> Image.Image:
     """A horizontal colour bar ``width`` pixels wide: the colour map from ``vmin`` (left) to
-    ``vmax`` (right) with both values written under it (height: 22 pixels per 256 of width)."""
+    ``vmax`` (right) with both values written under it (height: 22 pixels per 256 of width).
+    ``vmin == vmax`` (a constant map): one block of that value's colour on the 0..1 scale,
+    labelled "constant" and the value."""
     k = max(1.0, width / 256.0)
     height = height if height is not None else round(22 * k)
     bar_h = max(4, height // 2 - 1)
-    ramp = np.repeat(np.linspace(0.0, 1.0, width, dtype=np.float32)[None, :], bar_h, axis=0)
+    if vmin == vmax:
+        ramp = np.full((bar_h, width), vmin, np.float32)
+    else:
+        ramp = np.repeat(np.linspace(0.0, 1.0, width, dtype=np.float32)[None, :], bar_h, axis=0)
     out = Image.new("RGB", (width, height), (255, 255, 255))
     out.paste(Image.fromarray(colormap(ramp, 0.0, 1.0, name)), (0, 0))
     d = ImageDraw.Draw(out)
     font = _font(max(9, height - bar_h - 2))
     lo, hi = f"{vmin:.2f}", f"{vmax:.2f}"
+    if vmin == vmax:
+        lo, hi = "constant", lo
     d.text((2, bar_h + 1), lo, fill=(30, 30, 30), font=font)
     tw = d.textlength(hi, font=font)
     d.text((width - tw - 2, bar_h + 1), hi, fill=(30, 30, 30), font=font)

@@ -130,7 +130,8 @@ def test_pose_target_source_decides(client: Client, tmp_path: Path) -> None:
                          pose_files=[handle_file(str(tmp_path / "pose.json"))], resolution=RES,
                          api_name="/pose")
     _check_outputs(out, (RES, RES), "pose")
-    assert out[5] is None  # keypoints: no picture for the model to see
+    # keypoints: no picture for the model to see, and the panel is hidden
+    assert isinstance(out[5], dict) and out[5]["value"] is None and out[5]["visible"] is False
     with pytest.raises(AppError, match="(?i)keypoint|json"):
         client.predict(handle_file(str(POSE_REF)), handle_file(str(POSE_TGT)),
                        target_source="keypoint file", resolution=RES, api_name="/pose")
@@ -186,3 +187,62 @@ def test_result_store_is_bounded(server: tuple[str, Any], client: Client) -> Non
     client.predict(handle_file(str(STYLE)), handle_file(str(CONTENT)), resolution=RES,
                    api_name="/style")
     assert len(server[1].dynast_store) <= 3
+
+
+def test_generate_is_greyed_out_until_the_run_ends(server: tuple[str, Any]) -> None:
+    """A click disables Generate at once (no queued double run); the run's end, success or
+    failure, enables it again."""
+    demo = server[1]
+    fns = list(demo.fns.values())
+    for task in ("pose", "face", "style"):
+        api = next(fn for fn in fns if fn.api_name == task)
+        button = api.targets[0][0]
+        start = [fn for fn in fns if fn is not api and fn.targets == [(button, "click")]]
+        assert len(start) == 1 and button in [o._id for o in start[0].outputs], task
+        assert start[0].fn()[-1].interactive is False
+        after = [fn for fn in fns if fn.trigger_after == api._id
+                 and button in [o._id for o in fn.outputs]]
+        assert len(after) == 1 and not after[0].trigger_only_on_success
+        assert not after[0].trigger_only_on_failure and after[0].fn().interactive is True
+
+
+def test_what_the_model_saw_is_hidden_without_a_picture(ckpt_root: Path) -> None:
+    """A pose given as keypoints (a shipped pose, a keypoint file) has no fitted photo: the
+    panel is hidden rather than left as an empty placeholder; a photo shows it again."""
+    from app.media import ResultStore
+    from app.panels import run_task
+    from dynast.tasks import pose_target_from_file
+
+    settings = AppSettings(checkpoints_root=ckpt_root, min_resolution=64, device="cpu")
+    poses = Path(__file__).resolve().parent.parent / "examples/poses"
+    shipped, _ = pose_target_from_file(sorted(poses.glob("*.json"))[0])
+    store, options = ResultStore(2), (RES, 4, "fp32", None, True)
+    out = run_task(settings, store, "pose", str(POSE_REF), shipped, options=options)
+    assert out[5].visible is False and out[5].value is None
+    out = run_task(settings, store, "pose", str(POSE_REF), str(POSE_TGT), options=options)
+    assert out[5].visible is True and out[5].value is not None
+    out = run_task(settings, store, "style", str(POSE_REF), str(POSE_TGT), options=options,
+                   show_model_input=False)
+    assert out[5].visible is False  # style: the semantics panel already is the content
+
+
+def test_uploads_are_checked_when_they_arrive(server: tuple[str, Any], tmp_path: Path) -> None:
+    """A non-image renamed .png (or a bomb) is removed on upload and the reason shown under
+    Generate in plain words; a picture passes untouched."""
+    import gradio as gr
+
+    from test_bad_inputs import make_bad_images
+
+    bad = make_bad_images(tmp_path / "bad")
+    demo = server[1]
+    checks = {fn.targets[0][0]: fn for fn in demo.fns.values()
+              if fn.targets and fn.targets[0][1] == "upload"}
+    uploads = [b for b in demo.blocks.values() if isinstance(b, gr.Image) and b._id in checks]
+    assert len(uploads) >= 6, "every image input of the pose, face and style tabs"
+    for block in uploads:
+        check = checks[block._id].fn
+        for case in ("not_an_image", "html", "truncated_png", "zero_bytes", "header_bomb"):
+            value, status = check({"path": str(bad[case]), "meta": {"_type": "gradio.FileData"}})
+            assert value is None and "Cannot read the image" in status, (case, status)
+            assert not re.search(r"[A-Z]\w+Error|/tmp|object at", status), status
+        assert check({"path": str(POSE_REF)}) == (gr.skip(), gr.skip())

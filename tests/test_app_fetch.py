@@ -84,7 +84,38 @@ def test_failed_fetch_says_why_and_keeps_working(tmp_path: Path, cache: Path) ->
     remote.wait(60)
     assert remote.path is None and "connection reset" in remote.error
     answering, note = settings.answering(settings.catalogue("pose")[0])
-    assert answering.name == "pose" and "failed" in note and "connection reset" in note
+    assert answering.name == "pose" and "Could not download" in note
+    assert "connection reset" in note and "using the shipped checkpoint pose" in note
+
+
+OFFLINE = ("HTTPSConnectionPool(host='drive.google.com', port=443): Max retries exceeded with "
+           "url: /uc?id=1 (Caused by NameResolutionError(\"<urllib3.connection.HTTPSConnection "
+           "object at 0x7f0>: Failed to resolve 'drive.google.com' ([Errno -3] Temporary "
+           "failure in name resolution)\"))")
+
+
+def test_no_network_is_one_plain_sentence_said_once(tmp_path: Path, cache: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import app.panels as panels
+    from app.media import ResultStore
+
+    make_tiny_checkpoints(tmp_path / "ckpt")
+    drive = FakeDrive(fail=OFFLINE)
+    settings = _settings(tmp_path / "ckpt", drive)
+    entry = settings.catalogue("pose")[0]
+    entry.remote.start()
+    drive.release.set()
+    entry.remote.wait(60)
+    sentence = ("Could not download the authors' DeepFashion checkpoint: no network (the "
+                "server's name could not be resolved); using the shipped checkpoint")
+    assert settings.answering(entry)[1] == sentence + " pose."
+    assert panels.checkpoint_note(settings, "pose", entry.name) == f"⚠️ {sentence} **pose**."
+    toasts: list[str] = []
+    monkeypatch.setattr(panels.gr, "Warning", lambda text, *a, **k: toasts.append(text))
+    out = panels.run_task(settings, ResultStore(2), "pose", str(POSE_REF), str(POSE_TGT),
+                          options=(RES, 4, "fp32", entry.name, True))
+    assert out[4].count("Could not download") == 1 and "HTTPSConnectionPool" not in out[4]
+    assert not any("Could not download" in t for t in toasts), toasts
 
 
 @pytest.fixture()

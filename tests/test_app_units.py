@@ -67,6 +67,23 @@ def test_confidence_colour_scales() -> None:
     assert b[:64].std() > 1.5 * a[:64].std()
 
 
+@pytest.mark.parametrize("normalisation", NORMALISATIONS)
+def test_constant_confidence_is_one_colour_with_its_value(normalisation: str) -> None:
+    rng = np.random.default_rng(1)
+    maps = [(1.0 - rng.uniform(0.0, 1e-4, (b.height, b.width))).astype(np.float32)
+            for b in BLOCKS]  # 1.00 up to rounding noise
+    none = [np.zeros((b.height, b.width), bool) for b in BLOCKS]
+    tf = FitTransform((64, 64), (64, 64), 0, 0, 64, 64)
+    items = confidence_items(FakeResult(BLOCKS, maps, none, (64, 64), tf), normalisation)
+    for img, caption in items:
+        a = np.asarray(img)
+        assert len(np.unique(a[:64].reshape(-1, 3), axis=0)) == 1, caption  # no speckle
+        if normalisation == NORMALISATIONS[1]:  # the bar: that one colour, and its value
+            bar = a[64:64 + 8]
+            assert len(np.unique(bar.reshape(-1, 3), axis=0)) == 1
+            assert np.array_equal(bar[0, 0], a[0, 0]) and "constant 1.00" in caption, caption
+
+
 def test_colorbar_and_marks_scale_with_the_image() -> None:
     bar = vis.colorbar(512, 0.0, 0.25)
     assert bar.width == 512 and bar.height == 44
@@ -156,3 +173,43 @@ def test_example_sketch_starts_the_sketchpad() -> None:
     drawing = sketch_to_image(value)
     ink = (drawing.min(axis=2) < 128).mean()
     assert 0.01 < ink < 0.3  # thin lines on white
+
+
+def test_internal_errors_name_no_exception_class() -> None:
+    from app.errors import user_errors
+    from app.zerogpu import _portable
+
+    @user_errors
+    def broken() -> None:
+        raise KeyError("levels.level4")
+
+    with pytest.raises(gr.Error) as info:
+        broken()
+    assert "KeyError" not in info.value.message and "Internal error" in info.value.message
+
+    class Unpicklable(ValueError):
+        def __reduce__(self) -> object:
+            raise TypeError("no")
+
+    assert str(_portable(Unpicklable("the top-k must be a number"))) == \
+        "the top-k must be a number"
+
+
+@pytest.mark.parametrize("side", [256, 1024])
+def test_kept_links_are_outlined_on_busy_pictures(side: int) -> None:
+    """A green disc has a white outline inside a dark ring, both scaled with the picture, so
+    it stays visible on a busy painting (random colours here)."""
+    rng = np.random.default_rng(0)
+    busy = Image.fromarray(rng.integers(0, 256, (side, side, 3), dtype=np.uint8))
+    centre = side / 2
+    out = np.asarray(vis.draw_candidates(busy, np.array([[centre, centre]], np.float32),
+                                         np.array([True]), np.array([1.0]), cell=8.0), np.int16)
+    row = out[int(centre), int(centre):]  # from the disc's centre to the right edge
+    green = (row[:, 1] > 150) & (row[:, 0] < 120) & (row[:, 2] < 160)
+    white = (row.min(axis=1) > 230)
+    dark = (row.max(axis=1) < 30)
+    first_white = int(np.argmax(white))
+    first_dark = first_white + int(np.argmax(dark[first_white:]))
+    assert green[:3].all() and white.any() and dark[first_white:].any()
+    assert first_dark - first_white <= 2 * side // 256 + 1  # the ring hugs the outline
+    assert dark[first_dark:first_dark + max(1, side // 256)].all()

@@ -174,6 +174,10 @@ def make_keypoint_files(d: Path) -> dict[str, tuple[Path, ...]]:
     json_case("not_json", "{{{ not json")
     json_case("deeply_nested_json", '{"people": ' + "[" * 100_000 + "]" * 100_000 + "}")
     json_case("no_people_json", json.dumps({"people": []}))
+    json_case("huge_integer_json", '{"people": [{"pose_keypoints_2d": [' + "1" + "0" * 400
+              + ", 5, 1" + ", 50, 40, 1" * 17 + "]}]}")
+    json_case("long_number_json", '{"people": [{"pose_keypoints_2d": [' + "9" * 5000
+              + ", 5, 1" + ", 50, 40, 1" * 17 + "]}]}")
     (d / "binary.json").write_bytes(bytes(range(256)) * 4)
     cases["binary_json"] = (d / "binary.json",)
     with open(d / "huge.json", "wb") as f:  # sparse: 20 MB of zeros that takes no disk
@@ -436,6 +440,17 @@ def test_blank_and_black_sketches(value: int, tmp_path: Path,
     cli_healthy(tmp_path)
 
 
+def test_colour_photo_as_a_line_drawing_warns() -> None:
+    photo = load_image(FACE)
+    _, warnings = face_semantics_from_sketch(photo, (64, 64))
+    assert any("looks like a colour photo, not a line drawing" in w for w in warnings), warnings
+    red_ink = np.repeat(sketch_array()[..., None], 3, axis=2)
+    red_ink[sketch_array() < 128] = (200, 30, 30)  # a drawing in red pen is still a drawing
+    for drawing in (sketch_array(), red_ink):
+        _, warnings = face_semantics_from_sketch(drawing, (64, 64))
+        assert not any("colour photo" in w for w in warnings), warnings
+
+
 # -- keypoints ------------------------------------------------------------------------------
 
 KEYPOINT_CASES = [
@@ -445,6 +460,8 @@ KEYPOINT_CASES = [
     ("not_json", MalformedKeypointFile, "not valid JSON"),
     ("deeply_nested_json", MalformedKeypointFile, "nested too deeply"),
     ("no_people_json", NoPersonFound, "no person"),
+    ("huge_integer_json", MalformedKeypointFile, "x, y, c numbers of ordinary size"),
+    ("long_number_json", MalformedKeypointFile, "number too long"),
     ("binary_json", MalformedKeypointFile, "not a UTF-8"),
     ("huge_json", MalformedKeypointFile, "over the limit"),
     ("empty_pair", NoPersonFound, "is empty"),
@@ -649,3 +666,251 @@ def test_fit_person_three_people_warns(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.setattr(_mediapipe, "run_face_detection", lambda rgb: [])  # no face is found
     framed = fit_person(load_image(photo))
     assert any("3 people" in w or "several people" in w for w in framed.warnings), framed.warnings
+
+
+# -- the outside probe's doors: keypoint canvases, generate, convert, train, configs ----------
+
+def _canvas_json(path: Path, height: object, width: object) -> Path:
+    """A pose JSON file (joints at 40..130 px) whose canvas fields are given as text."""
+    flat = ", ".join(f"{40 + 5 * j}, {60 + 4 * j}, 1" for j in range(18))
+    path.write_text(f'{{"people": [{{"pose_keypoints_2d": [{flat}]}}], '
+                    f'"canvas_height": {height}, "canvas_width": {width}}}')
+    return path
+
+
+@pytest.mark.parametrize("height, width, error, pattern", [
+    ("1e400", "176", MalformedKeypointFile, "canvas_height and canvas_width must be whole"),
+    ("1" + "0" * 400, "176", MalformedKeypointFile, "canvas_height and canvas_width must be"),
+    ("9" * 5000, "176", MalformedKeypointFile, "number too long"),
+    ("256.5", "176", MalformedKeypointFile, "whole numbers of pixels"),
+    ("16", "16", KeypointOutsideImage, r"18 joints lie outside the 16x16 canvas"),
+], ids=["inf", "huge_integer", "5000_digits", "fraction", "canvas_drops_every_joint"])
+def test_keypoint_canvas_fields(height: str, width: str, error: type, pattern: str,
+                                tmp_path: Path) -> None:
+    from dynast.tasks import pose_target_from_file
+
+    path = _canvas_json(tmp_path / "pose.json", height, width)
+    message = library_refuses(lambda: pose_target_from_file(path), error, pattern)
+    assert str(path) in message or "canvas" in message
+    target, _ = pose_target_from_file(_canvas_json(tmp_path / "ok.json", 256, 176))
+    assert target.size == (256, 176) and target.keypoints.count() == 18
+
+
+def generate_refuses(argv: list[str], capsys: pytest.CaptureFixture, pattern: str) -> str:
+    """``python -m dynast generate ...`` in-process: exit 2 and one line matching ``pattern``."""
+    from dynast.inference.cli import main as dynast_main
+
+    capsys.readouterr()
+    code = dynast_main(argv)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: "), (code, lines)
+    assert re.search(pattern, lines[0], re.IGNORECASE), lines[0]
+    assert "Traceback" not in lines[0] and "RuntimeError" not in lines[0]
+    return lines[0]
+
+
+def _cuda_present() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+# "cuda" is refused only where there is no GPU (elsewhere it is a device that exists)
+DEVICES = ["foo", "cuda:99", "meta", "cpu:x"] + ([] if _cuda_present() else ["cuda"])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_generate_unknown_device_names_the_devices(device: str, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture) -> None:
+    line = generate_refuses(["generate", "--task", "pose", "--reference", str(PERSON),
+                             "--target-keypoints", *map(str, RELEASE_PAIR), "--device", device,
+                             "--out", str(tmp_path / "o.png")], capsys, "not available")
+    assert "use one of: cpu" in line
+
+
+@pytest.mark.parametrize("size", ["²⁵⁶", "9" * 5000, "256x٢٥٦", "1e3"],
+                         ids=["superscript", "5000_nines", "arabic_indic", "exponent"])
+def test_generate_size_in_other_digits(size: str, tmp_path: Path,
+                                       capsys: pytest.CaptureFixture) -> None:
+    line = generate_refuses(["generate", "--task", "pose", "--reference", str(PERSON),
+                             "--target-keypoints", *map(str, RELEASE_PAIR), "--size", size,
+                             "--out", str(tmp_path / "o.png")], capsys, "digits 0-9")
+    assert len(line) < 200
+
+
+AUTHORS_PTH = ROOT / "tests/fixtures/official_parity/deepfashion_ngf8_64_G.pth"
+
+
+def _authors_state() -> dict:
+    import torch
+
+    return torch.load(AUTHORS_PTH, map_location="cpu", weights_only=True)
+
+
+def _broken_state(case: str) -> dict:
+    import torch
+
+    state = _authors_state()
+    if case == "integer_keys":
+        state[7] = torch.zeros(1)
+    elif case == "pos_embed_0d":
+        state["pos_embed"] = torch.tensor(1.0)
+    elif case == "pos_embed_2d":
+        state["pos_embed"] = torch.zeros(16, 16)
+    elif case == "missing_layer":
+        state = {k: v for k, v in state.items() if not k.startswith("encoder_q.layer4.")}
+    elif case == "missing_block":
+        state = {k: v for k, v in state.items() if not k.startswith("transformer_2.")}
+    elif case == "zero_width":
+        state["encoder_q.layer1.0.weight_orig"] = torch.zeros(0, 20, 3, 3)
+    elif case == "nan_weights":
+        state["transformer_1.0.res_block.relu.weight"] = torch.full_like(
+            state["transformer_1.0.res_block.relu.weight"], float("nan"))
+    return state
+
+
+CONVERT_CASES = [
+    ("integer_keys", "tensor names must be text"),
+    ("pos_embed_0d", r"pos_embed is \(\), expected 4"),
+    ("pos_embed_2d", r"pos_embed is \(16, 16\), expected 4"),
+    ("missing_layer", r"missing \['encoder_q.layer4.0.weight_orig'\]"),
+    ("missing_block", r"missing keys \(\d+\): \['levels.level2"),
+    ("zero_width", r"is \(0, 20, 3, 3\), expected 4 non-zero"),
+    ("nan_weights", "NaN or infinite values.*damaged"),
+]
+
+
+@pytest.mark.parametrize("case, pattern", CONVERT_CASES, ids=[c[0] for c in CONVERT_CASES])
+def test_convert_malformed_state_dicts(case: str, pattern: str, tmp_path: Path,
+                                       capsys: pytest.CaptureFixture) -> None:
+    import torch
+
+    from dynast.convert import main as convert_main
+
+    torch.save(_broken_state(case), tmp_path / "broken.pth")
+    capsys.readouterr()
+    assert convert_main([str(tmp_path / "broken.pth"), str(tmp_path / "out")]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and re.search(pattern, lines[0]), lines
+    assert "PReLU" not in lines[0] and not (tmp_path / "out").exists()
+
+
+def test_convert_onto_a_file_and_from_a_fifo(fifo: Path, tmp_path: Path,
+                                             capsys: pytest.CaptureFixture) -> None:
+    from dynast.convert import main as convert_main
+
+    (tmp_path / "taken").write_text("a file")
+    capsys.readouterr()
+    assert convert_main([str(AUTHORS_PTH), str(tmp_path / "taken")]) == 2
+    assert "taken exists and is not a folder" in capsys.readouterr().err
+    result = subprocess.run([sys.executable, "-m", "dynast.convert", str(fifo),
+                             str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and lines == [f"error: {fifo} is not a regular file (a folder, "
+                                                "pipe or device); pass a file"], result.stderr
+    assert convert_main([str(AUTHORS_PTH), str(tmp_path / "good")]) == 0
+
+
+def train_refuses(argv: list[str], capsys: pytest.CaptureFixture, pattern: str) -> str:
+    """``python -m train ...`` in-process: exit 2 and one line matching ``pattern``."""
+    from train.cli import main as train_main
+
+    capsys.readouterr()
+    code = train_main(argv)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: "), (code, lines)
+    assert re.search(pattern, lines[0]), lines[0]
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A tiny model's training checkpoints (good and broken) and save_pretrained folders."""
+    import torch
+
+    from conftest import tiny_config
+    from dynast import DynaST
+    from train.checkpoint import save_atomic
+
+    d = tmp_path_factory.mktemp("run")
+    model = DynaST(tiny_config())
+    config = model.config.to_dict()
+    save_atomic({"generator": model.state_dict(), "model_config": config}, d / "good.pt")
+    save_atomic({"model_config": config}, d / "no_generator.pt")
+    save_atomic({}, d / "empty.pt")
+    torch.save([1, 2, 3], d / "list.pt")
+    wrong = dict(model.state_dict())
+    wrong.pop("pos_embed")
+    save_atomic({"generator": wrong, "model_config": config}, d / "missing_tensor.pt")
+    model.save_pretrained(d / "model")
+    (d / "list_config").mkdir()
+    (d / "list_config/config.json").write_text("[]")
+    (d / "list_config/model.safetensors").write_bytes((d / "model/model.safetensors").read_bytes())
+    (d / "a_file").write_text("taken")
+    return {p.stem: p for p in d.iterdir()}
+
+
+@pytest.mark.parametrize("case, out, pattern", [
+    ("no_generator", "out", "holds no generator weights"),
+    ("empty", "out", "no usable generator config"),
+    ("list", "out", "not a training checkpoint"),
+    ("missing_tensor", "out", "1 tensor.s. missing: pos_embed"),
+    ("good", "a_file", "a_file exists and is not a folder"),
+    ("absent", "out", "no training checkpoint at"),
+])
+def test_train_export_refuses(tiny_run: dict[str, Path], case: str, out: str, pattern: str,
+                              tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    target = tiny_run.get(out, tmp_path / out)
+    source = tiny_run.get(case, tmp_path / "absent.pt")
+    train_refuses(["export", "--checkpoint", str(source), "--out", str(target)], capsys, pattern)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("case, pattern", [
+    ("missing", "cannot read .*nope.yaml: No such file"),
+    ("malformed", "not a readable YAML file"),
+    ("list", "must hold a mapping of sections"),
+    ("dev_zero", "/dev/zero is not a regular file"),
+    ("fifo", "is not a regular file"),
+    ("ngf_1e9", "ngf must be at most 256"),
+    ("n_layers_1e5", "n_layers must be at most 16"),
+    ("one_image", "1 usable samples, fewer than one global batch"),
+])
+def test_train_fit_refuses(case: str, pattern: str, fifo: Path, tmp_path: Path,
+                           capsys: pytest.CaptureFixture) -> None:
+    faces = ROOT / "tests/assets/train/faces"
+    config, extra = str(ROOT / "train/configs/face_smoke.yaml"), []
+    (tmp_path / "bad.yaml").write_text("task: [unclosed\n")
+    (tmp_path / "list.yaml").write_text("- 1\n- 2\n")
+    config = {"missing": str(tmp_path / "nope.yaml"), "malformed": str(tmp_path / "bad.yaml"),
+              "list": str(tmp_path / "list.yaml"), "dev_zero": "/dev/zero",
+              "fifo": str(fifo)}.get(case, config)
+    extra = {"ngf_1e9": ["model.ngf=1000000000"],
+             "n_layers_1e5": ["model.extra={n_layers: 100000}"]}.get(case, [])
+    data = faces
+    if case == "one_image":
+        data = tmp_path / "one"
+        data.mkdir()
+        (data / "face.jpg").write_bytes(sorted(faces.rglob("*.jpg"))[0].read_bytes())
+        extra = ["data.size=32", "model.ngf=4", "run.device=cpu", "data.workers=0",
+                 "run.progress=false", "run.tensorboard=false", "run.threads=1",
+                 f"data.cache_dir={tmp_path / 'cache'}"]
+    train_refuses(["fit", "--config", config, "--data", str(data), "--out",
+                   str(tmp_path / "run"), *extra], capsys, pattern)
+
+
+@pytest.mark.parametrize("case, flags, pattern", [
+    ("absent", [], "cannot evaluate .*absent.*neither a directory"),
+    ("model", ["--size", "7"], "--size must be a multiple of 8"),
+    ("model", ["--batch-size", "0"], "--batch-size must be at least 1"),
+    ("list_config", [], "config.json is not a valid DynaST config.*got list"),
+    ("model", ["--device", "cuda:99"], "device 'cuda:99' is not available"),
+], ids=["missing_checkpoint", "size_7", "batch_size_0", "list_config", "device"])
+def test_train_evaluate_refuses(tiny_run: dict[str, Path], case: str, flags: list[str],
+                                pattern: str, tmp_path: Path,
+                                capsys: pytest.CaptureFixture) -> None:
+    checkpoint = tiny_run.get(case, tmp_path / "absent")
+    train_refuses(["evaluate", "--task", "face", "--checkpoint", str(checkpoint), "--data",
+                   str(ROOT / "tests/assets/train/faces"), "--size", "32", "--out",
+                   str(tmp_path / "r.json"), *flags], capsys, pattern)
+    assert not (tmp_path / "r.json").exists()

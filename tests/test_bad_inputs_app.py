@@ -23,6 +23,7 @@ from test_app import ckpt_root, client, server  # noqa: F401 - the live server f
 from test_bad_inputs import (
     PAINTING,
     PERSON,
+    _canvas_json,
     make_bad_images,
     make_keypoint_files,
     make_odd_images,
@@ -178,13 +179,21 @@ def test_no_person_no_face_and_blank_sketches(client: Client, files: dict) -> No
         refused(lambda: _face_sketch(client, path), "no visible lines")
 
 
+def test_colour_photo_as_a_line_drawing_warns(client: Client) -> None:  # noqa: F811
+    from test_bad_inputs import FACE
+
+    out = _face_sketch(client, FACE)
+    assert _texts(out).count("looks like a colour photo, not a line drawing") == 1, out[4]
+
+
 def test_three_people_warn(client: Client, tmp_path: Path) -> None:  # noqa: F811
     out = _pose(client, POSE_REF, three_people(tmp_path / "three.jpg"))
     assert re.search(r"3 people", _texts(out)), _texts(out)[:500]
 
 
 KEYPOINT_CASES = ["nan_json", "huge_coordinate_json", "wrong_count_json", "not_json",
-                  "deeply_nested_json", "no_people_json", "binary_json", "empty_pair",
+                  "deeply_nested_json", "no_people_json", "binary_json", "huge_integer_json",
+                  "long_number_json", "empty_pair",
                   "huge_coordinate_txt", "single_column", "short_rows",
                   "swapped_pair"]
 
@@ -193,6 +202,18 @@ KEYPOINT_CASES = ["nan_json", "huge_coordinate_json", "wrong_count_json", "not_j
 def test_bad_keypoint_files(client: Client, files: dict, case: str) -> None:  # noqa: F811
     refused(lambda: _pose_files(client, files["kp"][case]),
             "keypoint|json|person|coordinate|nested|subset|candidate|column|number|utf-8")
+
+
+@pytest.mark.parametrize("height, width, pattern", [
+    ("1e400", "176", "canvas_height and canvas_width must be whole numbers"),
+    ("9" * 5000, "176", "number too long"),
+    ("16", "16", "joints lie outside the 16x16 canvas"),
+], ids=["inf", "5000_digits", "canvas_drops_every_joint"])
+def test_keypoint_canvas_fields(client: Client, tmp_path: Path, height: str, width: str,  # noqa: F811
+                                pattern: str) -> None:
+    path = _canvas_json(tmp_path / "pose.json", height, width)
+    text = refused(lambda: _pose_files(client, (path,)), pattern)
+    assert "Overflow" not in text and "4300" not in text, text
 
 
 def test_degenerate_keypoints(client: Client, tmp_path: Path) -> None:  # noqa: F811
@@ -218,6 +239,59 @@ def test_bad_options(client: Client, kw: dict, pattern: str) -> None:  # noqa: F
     with pytest.raises(AppError, match=f"(?i){pattern}"):
         client.predict(handle_file(str(STYLE)), handle_file(str(CONTENT)), api_name="/style",
                        **call)
+
+
+@pytest.mark.parametrize("kw, pattern", [
+    ({"resolution": "256"}, "resolution.*must be a number"),
+    ({"resolution": None}, "resolution.*must be a number"),
+    ({"top_k": "4"}, "top-k.*must be a number"),
+    ({"top_k": None}, "top-k.*must be a number"),
+    ({"resolution": [256]}, "resolution.*must be a number"),
+], ids=["res_text", "res_none", "top_k_text", "top_k_none", "res_list"])
+def test_option_values_of_the_wrong_type(client: Client, kw: dict, pattern: str) -> None:  # noqa: F811
+    call = dict(resolution=RES) | kw
+    text = refused(lambda: client.predict(handle_file(str(STYLE)), handle_file(str(CONTENT)),
+                                          api_name="/style", **call), pattern)
+    assert "TypeError" not in text and "float" not in text, text
+    healthy(client)
+
+
+def _raw_call(base: str, api_name: str, data: list[Any]) -> str:
+    """POST ``data`` to the queue API without gradio_client (which would upload local paths
+    itself) and return the event stream's text."""
+    import json
+
+    req = urllib.request.Request(f"{base}gradio_api/call/{api_name}",
+                                 data=json.dumps({"data": data}).encode(),
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        event = json.load(r)["event_id"]
+    with urllib.request.urlopen(f"{base}gradio_api/call/{api_name}/{event}", timeout=60) as r:
+        return r.read().decode()
+
+
+@pytest.mark.parametrize("path", ["/etc/passwd", str(ROOT / "pyproject.toml"), "../../etc/hosts"])
+def test_hand_built_file_references_are_refused_in_words(
+        server: tuple[str, Any], client: Client, path: str,  # noqa: F811
+        capfd: pytest.CaptureFixture, caplog: pytest.LogCaptureFixture) -> None:
+    ref = {"path": path, "meta": {"_type": "gradio.FileData"}, "orig_name": "x.jpg"}
+    capfd.readouterr()
+    with caplog.at_level("INFO"):
+        stream = _raw_call(server[0], "style", [ref, ref, RES, 4, "auto", "style", True,
+                                                "same scale for all blocks (0-1)"])
+    assert "event: error" in stream and "was named by its path on the server" in stream, stream
+    assert "passwd" not in stream and "pyproject" not in stream and '"error": null' not in stream
+    logged = capfd.readouterr().err + caplog.text
+    assert "Traceback" not in logged and "InvalidPathError" not in logged, logged[-2000:]
+    healthy(client)
+
+
+def test_messages_carry_no_internals(client: Client, files: dict, tmp_path: Path) -> None:  # noqa: F811
+    """No object reprs, state_dict texts or exception class names reach the user."""
+    texts = [refused(lambda: _style(client, files["bad"][case]), "image")
+             for case in ("not_an_image", "html", "zero_bytes", "truncated_png")]
+    for text in texts:
+        assert not re.search(r"object at 0x|Error\(s\) in loading|[A-Z]\w+Error\b", text), text
 
 
 def test_file_routes_refuse_traversal(server: tuple[str, Any], client: Client) -> None:  # noqa: F811

@@ -6,6 +6,7 @@ after each case a good call still works. The bad files come from test_bad_inputs
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -153,6 +154,86 @@ def test_truncated_and_garbage_weights(tmp_path: Path) -> None:
     assert DynaST.from_pretrained(tmp_path / "good").config.ngf == 4
 
 
+@pytest.mark.parametrize("top_k", [17, 64])
+def test_model_top_k_beyond_the_candidates(tiny: tuple[DynaST, DynaSTConfig], top_k: int) -> None:
+    """A 32x32 input has 4x4 = 16 candidates at its coarsest level."""
+    model, cfg = tiny
+    with torch.no_grad():
+        refuses(lambda: model(*random_inputs(cfg), top_k=top_k), f"top_k={top_k} is more than "
+                "the 16 candidates an 32x32 input")
+        out = model(*random_inputs(cfg), top_k=16)
+    assert torch.isfinite(out.image).all()
+
+
+@pytest.mark.parametrize("scale, which", [(1e30, 0), (1e5, 0), (1e30, 2)],
+                         ids=["reference_1e30", "reference_1e5", "target_1e30"])
+def test_model_refuses_finite_but_absurd_values(tiny: tuple[DynaST, DynaSTConfig], scale: float,
+                                                which: int) -> None:
+    model, cfg = tiny
+    inputs = list(random_inputs(cfg))
+    inputs[which] = inputs[which] * scale
+    with torch.no_grad():
+        refuses(lambda: model(*inputs), "values up to .*normalise the input")
+    _model_healthy(model, cfg)
+
+
+def _saved(tmp_path: Path, name: str, config: object = None, state: object = None) -> Path:
+    """A save_pretrained folder of the tiny model, its config.json text or tensors replaced."""
+    from safetensors.torch import save_file
+
+    d = tmp_path / name
+    DynaST(tiny_config()).save_pretrained(d)
+    if isinstance(config, (str, bytes)):
+        getattr(d / "config.json", "write_text" if isinstance(config, str) else "write_bytes")(
+            config)
+    elif isinstance(config, dict):
+        (d / "config.json").write_text(json.dumps({**json.loads(
+            (d / "config.json").read_text()), **config}))
+    if state is not None:
+        save_file(state, str(d / "model.safetensors"))
+    return d
+
+
+def _tensors(change: str) -> dict[str, torch.Tensor]:
+    state = {k: v.clone() for k, v in DynaST(tiny_config()).state_dict().items()}
+    if change == "extra":
+        state["decoder.extra.weight"] = torch.zeros(3)
+    elif change == "missing":
+        state.pop("to_image.weight")
+    elif change == "shape":
+        state["to_image.weight"] = torch.zeros(3, 1, 1, 1)
+    elif change == "nan":
+        state["to_image.weight"][0] = float("nan")
+    return state
+
+
+FROM_PRETRAINED_CASES = [
+    ("config_list", "[]", None, "config.json is not a valid DynaST config.*got list"),
+    ("config_null", "null", None, "must be a JSON object of fields, got NoneType"),
+    ("config_binary", bytes(range(256)), None, "config.json is not a JSON text"),
+    ("config_top_k_2.5", {"top_k": 2.5}, None, "top_k must be a whole number, got 2.5"),
+    ("config_n_layers_1e5", {"n_layers": 100000}, None, "n_layers must be at most 16"),
+    ("config_ngf_1e9", {"ngf": 10**9}, None, "ngf must be at most 256"),
+    ("config_huge_file", "{" + " " * 200_000 + "}", None, "over the limit"),
+    ("tensor_extra", None, "extra", r"1 tensor\(s\) unexpected: decoder.extra.weight"),
+    ("tensor_missing", None, "missing", r"1 tensor\(s\) missing: to_image.weight"),
+    ("tensor_shape", None, "shape", r"to_image.weight is \(3, 1, 1, 1\), expected \(3, 4, "),
+    ("tensor_nan", None, "nan", "holding NaN or infinite values: to_image.weight"),
+]
+
+
+@pytest.mark.parametrize("case, config, tensors, pattern", FROM_PRETRAINED_CASES,
+                         ids=[c[0] for c in FROM_PRETRAINED_CASES])
+def test_from_pretrained_names_what_is_wrong(case: str, config: object, tensors: str | None,
+                                             pattern: str, tmp_path: Path) -> None:
+    from dynast.inputs import InvalidCheckpointError
+
+    d = _saved(tmp_path, case, config, None if tensors is None else _tensors(tensors))
+    message = refuses(lambda: DynaST.from_pretrained(d), pattern, InvalidCheckpointError)
+    assert "state_dict" not in message and "\n" not in message
+    assert DynaST.from_pretrained(_saved(tmp_path, "good")).config.ngf == 4
+
+
 # -- the pipeline -------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -285,6 +366,23 @@ def test_pipeline_bad_options(pipes: dict[str, DynaSTPipeline], kw: dict, patter
     refuses(lambda: pipes["style"](STYLE, CONTENT, **kw), pattern)
 
 
+@pytest.mark.parametrize("device", ["foo", "cuda:99", "meta", "cpu:x", 7]
+                         + ([] if torch.cuda.is_available() else ["cuda"]))
+def test_pipeline_unknown_device(pipes: dict[str, DynaSTPipeline], device: object) -> None:
+    from dynast.inference.runtime import UnknownDevice
+
+    message = refuses(lambda: DynaSTPipeline("style", model=pipes["style"].model, device=device),
+                      "is not available on this machine; use one of: cpu", UnknownDevice)
+    assert "Torch not compiled" not in message and "Expected one of" not in message
+
+
+def test_matches_at_refuses_non_numbers(pipes: dict[str, DynaSTPipeline]) -> None:
+    r = pipes["style"](STYLE, CONTENT)
+    for x, y in ((float("nan"), float("nan")), (float("inf"), 3.0), (None, 2), ("1", 2)):
+        refuses(lambda: r.matches_at(x, y), "finite numbers")
+    assert len(r.matches_at(3.0, 4.0)) == len(r.blocks)
+
+
 def test_pipeline_missing_and_broken_checkpoints(tmp_path: Path) -> None:
     missing = tmp_path / "no_such_checkpoint"
     message = refuses(lambda: DynaSTPipeline("style", missing, device="cpu"), "no_such_checkpoint")
@@ -297,8 +395,19 @@ def test_pipeline_missing_and_broken_checkpoints(tmp_path: Path) -> None:
     refuses(lambda: DynaSTPipeline("cartoon", tmp_path / "t"), "task")
 
 
+def test_pipeline_nan_weights_are_named_not_blamed_on_precision(tmp_path: Path) -> None:
+    model = DynaST(DynaSTConfig(ngf=8, semantic_nc=3, ref_semantic_nc=0))
+    with torch.no_grad():
+        model.to_image.weight[0] = float("nan")
+    model.save_pretrained(tmp_path / "nan")
+    p = DynaSTPipeline("style", tmp_path / "nan", device="cpu", precision="fp32", resolution=RES)
+    message = refuses(lambda: p(STYLE, CONTENT), "NaN or infinite values: to_image.weight")
+    assert "precision" not in message and "Error:" not in message, message
+
+
 KEYPOINT_CASES = ["nan_json", "huge_coordinate_json", "wrong_count_json", "not_json",
-                  "deeply_nested_json", "no_people_json", "binary_json", "huge_json",
+                  "deeply_nested_json", "no_people_json", "binary_json", "huge_integer_json",
+                  "long_number_json", "huge_json",
                   "empty_pair", "huge_coordinate_txt", "single_column",
                   "short_rows", "swapped_pair"]
 

@@ -27,7 +27,13 @@ from dynast.semantics import InvalidSize, NoFaceFound, NoPersonFound, load_image
 from dynast.semantics.face_photo import detect_face_landmarks
 from dynast.semantics.framing import Framed, FramingTransform, fit_face, fit_person
 from dynast.semantics.framing_face import face_anchors
-from dynast.semantics.framing_person import BACKGROUND, CENTRE_X, FRAME_ASPECT, detect_person
+from dynast.semantics.framing_person import (
+    BACKGROUND,
+    CENTRE_X,
+    FRAME_ASPECT,
+    PersonDetection,
+    detect_person,
+)
 from dynast.semantics.keypoints import Keypoints
 
 ASSETS = Path(__file__).parent / "assets" / "framing"
@@ -319,3 +325,28 @@ def test_fitted_person_carries_its_pose_in_the_model_frame() -> None:
     assert both.sum() >= 12
     gap = np.abs(framed.keypoints.array[both, :2] - separate.array[both, :2]).max()
     assert gap <= 4.0, gap
+
+
+def _synthetic_person(hips: bool, ankles: bool) -> PersonDetection:
+    """A person 400 px tall in a 440 x 240 photo: head at the top, hips and ankles visible or
+    not (MediaPipe landmark indices)."""
+    mask = np.zeros((440, 240), np.float32)
+    mask[20:420, 80:160] = 1.0
+    lm = np.zeros((33, 3), np.float32)
+    lm[:, 0] = 120.0
+    lm[:11] = (120.0, 50.0, 1.0)  # head
+    lm[[11, 12]] = [(95.0, 100.0, 1.0), (145.0, 100.0, 1.0)]  # shoulders
+    lm[[23, 24]] = [(105.0, 230.0, float(hips)), (135.0, 230.0, float(hips))]
+    lm[[27, 28]] = [(105.0, 400.0, float(ankles)), (135.0, 400.0, float(ankles))]
+    return PersonDetection(mask, lm, (80.0, 20.0, 160.0, 420.0), ())
+
+
+@pytest.mark.parametrize("hips, ankles, warned", [(True, True, False), (True, False, False),
+                                                   (False, False, True)],
+                         ids=["full_body", "cut_at_the_thighs", "head_and_shoulders"])
+def test_close_ups_warn_only_without_the_hips(hips: bool, ankles: bool, warned: bool) -> None:
+    from dynast.semantics.framing_person import person_transform
+
+    _, warnings = person_transform(_synthetic_person(hips, ankles), (256, 176))
+    assert any("hips are not visible" in w for w in warnings) == warned, warnings
+    assert not any("feet" in w for w in warnings), warnings

@@ -97,18 +97,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run a sub-command; a wrong data layout, config, task or checkpoint prints one line and
-    returns 2."""
-    from train.checkpoint import CheckpointError
-    from train.config import ConfigError
+    """Run a sub-command; a wrong data layout, config, task, device or checkpoint, or too
+    little data (all ValueErrors, or DataLayoutError) prints one line and returns 2."""
     from train.data.files import DataLayoutError
-    from train.tasks import UnknownTrainingTask
 
     args = build_parser().parse_args(argv)
     try:
         return _run(args)
-    except (DataLayoutError, ConfigError, CheckpointError, UnknownTrainingTask) as err:
-        print(f"error: {err}", file=sys.stderr)
+    except (DataLayoutError, ValueError) as err:
+        print(f"error: {str(err).splitlines()[0] if str(err) else type(err).__name__}",
+              file=sys.stderr)
         return 2
 
 

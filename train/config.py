@@ -14,6 +14,11 @@ from typing import Any
 
 import yaml
 
+from dynast.config import DynaSTConfig
+from dynast.files import read_regular_file
+
+MAX_CONFIG_BYTES = 1024 * 1024  # a run config is a few kB
+
 
 @dataclass
 class ModelConfig:
@@ -187,18 +192,44 @@ def _set_dotted(tree: dict[str, Any], key: str, raw: str) -> None:
     node[parts[-1]] = yaml.safe_load(raw) if raw != "" else ""
 
 
+def _read_yaml(path: str | Path) -> dict[str, Any]:
+    """The mapping in the YAML file ``path`` (a regular file of at most MAX_CONFIG_BYTES)."""
+    data = read_regular_file(path, MAX_CONFIG_BYTES, ConfigError, ConfigError)
+    try:
+        tree = yaml.safe_load(data.decode("utf-8"))
+    except (UnicodeDecodeError, yaml.YAMLError, RecursionError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ConfigError(f"{path} is not a readable YAML file ({first})") from None
+    if tree is None:
+        return {}
+    if not isinstance(tree, dict):
+        raise ConfigError(f"{path} must hold a mapping of sections (task:, model:, data: ...), "
+                          f"got a {type(tree).__name__}")
+    return tree
+
+
+def _check_model(cfg: TrainConfig) -> None:
+    """Refuse a generator the run could not build (DynaSTConfig's bounds, e.g. ngf 1e9)."""
+    try:
+        DynaSTConfig(ngf=cfg.model.ngf, **cfg.model.extra)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"model: {err}") from None
+
+
 def load_config(path: str | Path | None, overrides: list[str] | None = None) -> TrainConfig:
     """Read a YAML config and apply ``section.key=value`` overrides (values parsed as YAML)."""
-    tree: dict[str, Any] = {}
-    if path is not None:
-        text = Path(path).read_text()
-        tree = yaml.safe_load(text) or {}
+    tree: dict[str, Any] = {} if path is None else _read_yaml(path)
     for item in overrides or []:
         if "=" not in item:
             raise ConfigError(f"override {item!r} is not of the form key=value")
         key, raw = item.split("=", 1)
-        _set_dotted(tree, key.strip(), raw.strip())
-    return _fill(TrainConfig, tree, "")
+        try:
+            _set_dotted(tree, key.strip(), raw.strip())
+        except (AttributeError, yaml.YAMLError) as err:
+            raise ConfigError(f"override {item!r} cannot be applied ({err})") from None
+    cfg = _fill(TrainConfig, tree, "")
+    _check_model(cfg)
+    return cfg
 
 
 def config_to_dict(cfg: TrainConfig) -> dict[str, Any]:

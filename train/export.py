@@ -10,6 +10,9 @@ from pathlib import Path
 import torch
 
 from dynast import DynaST, DynaSTConfig
+from dynast.files import check_output_folder
+from dynast.inputs import InvalidCheckpointError
+from dynast.persistence import load_checked
 from train import checkpoint
 
 DTYPES = {"fp32": None, "fp16": torch.float16}
@@ -21,6 +24,7 @@ def export(checkpoint_path: str | Path, out: str | Path, dtype: str = "fp32") ->
     The checkpoint is read with ``torch.load(weights_only=True)`` (:func:`train.checkpoint.load`):
     a file holding anything but tensors and plain values is refused, nothing in it is run.
     """
+    check_output_folder(Path(out), checkpoint.CheckpointError)
     state = checkpoint.load(checkpoint_path)
     try:
         config = DynaSTConfig.from_dict(dict(state["model_config"]))
@@ -28,7 +32,16 @@ def export(checkpoint_path: str | Path, out: str | Path, dtype: str = "fp32") ->
         raise checkpoint.CheckpointError(
             f"{checkpoint_path}: no usable generator config ({err})"
         ) from None
+    generator = state.get("generator")
+    if not isinstance(generator, dict):
+        raise checkpoint.CheckpointError(
+            f"{checkpoint_path} holds no generator weights (no 'generator' state dict); pass "
+            "RUN/checkpoints/latest.pt of a training run"
+        )
     model = DynaST(config)
-    model.load_state_dict(state["generator"], strict=True)
+    try:
+        load_checked(model, generator, f"{checkpoint_path} (generator)")
+    except InvalidCheckpointError as err:
+        raise checkpoint.CheckpointError(str(err)) from None
     model.save_pretrained(out, dtype=DTYPES[dtype])
     return model.eval()

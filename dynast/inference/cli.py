@@ -24,6 +24,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -112,9 +113,11 @@ def _parse_size(text: str | None) -> int | tuple[int, int] | None:
     if text is None:
         return None
     parts = text.lower().split("x")
-    if not all(p.strip().isdigit() for p in parts) or len(parts) not in (1, 2):
-        raise PipelineError(f"--size must be N (the long side) or HxW, e.g. 256 or 256x176, "
-                            f"got {text!r}")
+    # ASCII digits only ("²⁵⁶" passes isdigit but not int), and few of them (int() refuses
+    # thousands of digits): the pipeline says which sizes fit the task
+    if not all(re.fullmatch(r"\s*[0-9]{1,6}\s*", p) for p in parts) or len(parts) not in (1, 2):
+        raise PipelineError(f"--size must be N (the long side) or HxW in digits 0-9, e.g. 256 "
+                            f"or 256x176, got {text[:40]!r}")
     nums = [int(p) for p in parts]
     return nums[0] if len(nums) == 1 else (nums[0], nums[1])
 

@@ -22,7 +22,14 @@ class MissingCheckpoint(PipelineError):
 
 
 class CheckpointSourceError(MissingCheckpoint):
-    """A checkpoint source (Hub id, URL, Drive id) could not be fetched or verified."""
+    """A checkpoint source (Hub id, URL, Drive id) could not be fetched or verified.
+
+    ``reason`` is the cause in a few plain words ("no network"), for one-line notices; the
+    message adds the source and what to do by hand."""
+
+    def __init__(self, message: str, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason or message
 
 
 class VideoError(PipelineError):

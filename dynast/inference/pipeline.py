@@ -21,6 +21,7 @@ from dynast.inference.errors import MissingCheckpoint, PipelineError
 from dynast.inference.result import PipelineResult, build_result
 from dynast.inference.runtime import (
     PRECISIONS,
+    check_device,
     default_device,
     default_precision,
     precision_context,
@@ -91,8 +92,8 @@ def load_model(path: Path, device: torch.device) -> tuple[DynaST, float]:
             model = DynaST.from_pretrained(path)
         except Exception as exc:  # a broken checkpoint must not look like a user error
             raise MissingCheckpoint(
-                f"The checkpoint in {path.name} could not be loaded ({type(exc).__name__}: "
-                f"{exc}). Re-create it (e.g. `python -m dynast.convert FILE DIR`)."
+                f"The checkpoint in {path.name} could not be loaded ({exc}). Re-create it "
+                "(e.g. `python -m dynast.convert FILE DIR`)."
             ) from exc
         _MODELS[key] = model.to(device).eval()
         return _MODELS[key], time.perf_counter() - t0
@@ -185,7 +186,7 @@ class DynaSTPipeline:
                  model: DynaST | None = None, runner: ModelRunner | None = None) -> None:
         self.spec = get_task(task)
         self.task = self.spec.name
-        self.device = torch.device(device) if device is not None else default_device()
+        self.device = check_device(device) if device is not None else default_device()
         self.precision = (_check_precision(precision) if precision is not None
                           else default_precision(self.device))
         self.resolution = (check_resolution(resolution, self.spec) if resolution is not None

@@ -98,7 +98,11 @@ class PipelineResult:
         return [c for _, c in self.warps]
 
     def to_canvas(self, x: float, y: float, frame: Frame = "output") -> tuple[float, float]:
-        """Map a pixel of the output image (or of the user's target image) to the canvas."""
+        """Map a pixel of the output image (or of the user's target image) to the canvas.
+        Raises :class:`PipelineError` when x or y is not a finite number."""
+        if not all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool)
+                   and np.isfinite(v) for v in (x, y)):
+            raise PipelineError(f"the pixel must be two finite numbers x, y, got {x!r}, {y!r}")
         t = self.target_transform
         if frame == "output":
             return float(x + t.left), float(y + t.top)
@@ -108,7 +112,7 @@ class PipelineResult:
                 xy = self.framing.to_model(xy)
             cx, cy = t.to_dst(xy)[0]
             return float(cx), float(cy)
-        raise ValueError(f"frame must be 'output' or 'target', got {frame!r}")
+        raise PipelineError(f"frame must be 'output' or 'target', got {frame!r}")
 
     def matches_at(self, x: float, y: float, frame: Frame = "output") -> list[BlockCandidates]:
         """For the target pixel (x, y), every block's candidates on the reference.
@@ -212,7 +216,10 @@ def build_result(out: Any, prepared: Prepared, *, task: str, precision: str, dev
                  top_k: int, timings: dict[str, float], checkpoint: str = "") -> PipelineResult:
     """Turn the model output (batch of 1, with warps and matches) into a :class:`PipelineResult`."""
     if not bool(np.isfinite(out.image.float().cpu().numpy()).all()):
-        raise PipelineError("The model produced NaN or infinite values; try precision fp32.")
+        raise PipelineError(
+            "The model produced NaN or infinite values; try precision fp32." if precision != "fp32"
+            else "The model produced NaN or infinite values at fp32: its weights or the inputs "
+                 "are broken; re-create or download the checkpoint again.")
     canvas = prepared.canvas
     tgt_tf = prepared.target_transform
     canvas_image = vis.tensor_to_uint8(out.image[0])

@@ -22,6 +22,8 @@ from typing import Iterator, Literal
 
 import torch
 
+from dynast.inference.errors import PipelineError
+
 Precision = Literal["fp32", "bf16", "fp16"]
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16")
 DTYPES: dict[str, torch.dtype] = {
@@ -67,6 +69,35 @@ def detect_capability(device: torch.device | str) -> Capability:
     if device.type == "cuda":
         return Capability(cuda=tuple(torch.cuda.get_device_capability(device)))
     return Capability(cpu_flags=cpu_flags())
+
+
+class UnknownDevice(PipelineError):
+    """A device name that is malformed or names no device of this machine."""
+
+
+def available_devices() -> list[str]:
+    """The devices the generator can run on here: "cpu", then "cuda:0" ... and "mps"."""
+    found = ["cpu"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())
+                       if torch.cuda.is_available()]
+    if torch.backends.mps.is_available():
+        found.append("mps")
+    return found
+
+
+def check_device(device: object) -> torch.device:
+    """``device`` (a name like "cpu", "cuda", "cuda:1" or a torch.device) if this machine has
+    it; :class:`UnknownDevice` naming the devices that exist otherwise."""
+    here = available_devices()
+    try:
+        dev = device if isinstance(device, torch.device) else torch.device(str(device))
+    except (RuntimeError, ValueError):
+        dev = None
+    if dev is not None:
+        name = f"{dev.type}:{0 if dev.index is None else dev.index}"
+        if dev.type == "cpu" or name in here or (dev.type == "mps" and "mps" in here):
+            return dev
+    raise UnknownDevice(f"device {str(device)[:40]!r} is not available on this machine; "
+                        f"use one of: {', '.join(here)}")
 
 
 def default_device() -> torch.device:

@@ -22,6 +22,7 @@ import hashlib
 import os
 import re
 import shutil
+import socket
 import tempfile
 import urllib.error
 import urllib.request
@@ -197,15 +198,21 @@ def _why(exc: BaseException) -> str:
         if exc.code in (403, 429):
             return f"the server refused it or its download quota is used up (HTTP {exc.code})"
         return f"the server answered HTTP {exc.code}"
-    if isinstance(exc, urllib.error.URLError):
-        return f"could not reach the server ({exc.reason}); are you offline?"
-    if type(exc).__name__ in ("ConnectionError", "ConnectTimeout", "Timeout", "ReadTimeout"):
-        detail = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+    text = str(exc.reason if isinstance(exc, urllib.error.URLError) else exc)
+    if isinstance(exc, (urllib.error.URLError, ConnectionError, TimeoutError, socket.gaierror)) \
+            or type(exc).__name__ in ("ConnectionError", "ConnectTimeout", "Timeout",
+                                      "ReadTimeout"):
+        lowered = text.lower()
+        if any(k in lowered for k in ("name resolution", "failed to resolve", "name or service",
+                                      "nodename nor servname", "getaddrinfo")):
+            return "no network (the server's name could not be resolved)"
+        if any(k in lowered for k in ("timed out", "timeout", "max retries")):
+            return "the server did not answer (no network, or the server is down)"
+        detail = text.splitlines()[0][:80] if text else "no answer"
         return f"could not reach the server ({detail}); are you offline?"
-    text = str(exc)
     if "quota" in text.lower() or "too many users" in text.lower():
         return "Google Drive refused: the file's download quota is used up; try later"
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return text.splitlines()[0][:200] if text else "it failed without a reason"
 
 
 def _check_file(path: Path, src: RemoteSource) -> None:
@@ -289,12 +296,12 @@ def fetch(src: RemoteSource, *, progress: ProgressFn | None = None,
             os.replace(work / "model", final)
         except CheckpointSourceError as exc:
             raise CheckpointSourceError(f"Could not get checkpoint {src.text}: {exc}. "
-                                        + MANUAL_STEPS) from exc
+                                        + MANUAL_STEPS, reason=exc.reason) from exc
         except Exception as exc:  # noqa: BLE001 - network and file errors become one message
             why = _why(exc)
             end = " " if why.endswith(("?", ".")) else ". "
             raise CheckpointSourceError(f"Could not download checkpoint {src.text}: {why}{end}"
-                                        + MANUAL_STEPS) from exc
+                                        + MANUAL_STEPS, reason=why) from exc
         finally:
             shutil.rmtree(work, ignore_errors=True)
             if close is not None:
@@ -310,9 +317,9 @@ def _fetch_hub(src: RemoteSource) -> Path:
                                  allow_patterns=["config.json", "model.safetensors"],
                                  cache_dir=str(cache_dir() / "hub"))
     except Exception as exc:  # noqa: BLE001 - offline, unknown repo, revision, auth
+        why = _why(exc)
         raise CheckpointSourceError(
             f"{src.text} is not a local directory, and fetching it from the Hugging Face Hub "
-            f"failed ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}). "
-            "Check the repo id and revision, your network, or download it with "
-            "`huggingface-cli download` and pass the directory.") from exc
+            f"failed ({why}). Check the repo id and revision, your network, or download it "
+            "with `huggingface-cli download` and pass the directory.", reason=why) from exc
     return Path(path)

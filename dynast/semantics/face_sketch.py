@@ -24,6 +24,16 @@ from dynast.semantics.image_io import (
 __all__ = ["face_semantics_from_sketch", "sketch_ink"]
 
 MAX_INK_FRACTION = 0.35
+# Share of clearly coloured pixels (HSV saturation > 64 and value > 48) above which the
+# "drawing" is taken for a colour photo: 0 for drawings, 0.37-0.78 for the face photos
+# in examples/.
+MAX_COLOUR_FRACTION = 0.15
+
+
+def colour_fraction(rgb: np.ndarray) -> float:
+    """Share of the pixels of ``rgb`` (H, W, 3) uint8 that are clearly coloured."""
+    hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
+    return float(((hsv[..., 1] > 64) & (hsv[..., 2] > 48)).mean())
 
 
 def sketch_ink(gray: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -46,7 +56,8 @@ def face_semantics_from_sketch(
     :func:`~dynast.semantics.image_io.check_bounded`). Raises :class:`NoFaceFound`
     when the drawing has no lines.
     """
-    gray = cv2.cvtColor(load_image(image), cv2.COLOR_RGB2GRAY)
+    rgb = load_image(image)
+    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     check_min_side(gray, "the drawing")
     (height, width), warnings = (size, []) if size is not None else default_size(*gray.shape)
     if int(gray.max()) - int(gray.min()) < 32:
@@ -58,7 +69,12 @@ def face_semantics_from_sketch(
     fitted, _ = fit_to_size(ink, height, width, pad="black")
     _, binary = cv2.threshold(fitted, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     lines = binary > 0
-    if lines.mean() > MAX_INK_FRACTION:
+    if colour_fraction(rgb) > MAX_COLOUR_FRACTION:
+        warnings.append(
+            "this looks like a colour photo, not a line drawing; the result may be poor. Give "
+            "it as a face photo instead (its edges are then traced), or draw dark lines on white."
+        )
+    elif lines.mean() > MAX_INK_FRACTION:
         warnings.append(
             "this does not look like a line drawing (too much ink); the result may be poor. "
             "Use thin lines on a plain background."

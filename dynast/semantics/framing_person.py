@@ -8,7 +8,8 @@ scaled, placed and cut onto the DeepFashion background colour as DeepFashion fra
   feet (the mask's bottom) at :data:`FULL_HEAD_TOP` and :data:`FULL_FEET` of the frame
   height, the body's centre (shoulders and hips) at :data:`CENTRE_X` of a 256 x 176 frame;
 * otherwise (a close-up): the head top at :data:`CLOSE_HEAD_TOP` and the hips (or, without
-  hips, the shoulders) at :data:`CLOSE_HIPS` (:data:`CLOSE_SHOULDERS`).
+  hips, the shoulders) at :data:`CLOSE_HIPS` (:data:`CLOSE_SHOULDERS`). Close-ups down to
+  the hips are common in DeepFashion and pass silently; without the hips a warning says so.
 
 A person wider than the frame is scaled down to fit, with a warning. For model sizes wider
 than 256 x 176 (e.g. 256 x 256, the release's size) the 176-aspect frame sits in the middle
@@ -61,18 +62,20 @@ def person_transform(
     if det.visible(ANKLES):
         scale = (FULL_FEET - FULL_HEAD_TOP) * height / (bottom - top)
         head = FULL_HEAD_TOP
-    else:
+    else:  # a close-up down to the hips or below is a typical DeepFashion crop: no warning
         head = CLOSE_HEAD_TOP
         if det.visible(HIPS):
             scale = (CLOSE_HIPS - CLOSE_HEAD_TOP) * height / (det.level(HIPS) - top)
-        elif det.visible(SHOULDERS):
-            scale = (CLOSE_SHOULDERS - CLOSE_HEAD_TOP) * height / (det.level(SHOULDERS) - top)
         else:
-            scale = height / (bottom - top)
-        warnings.append(
-            "the feet are not visible: framed as a DeepFashion close-up (head to thighs); a "
-            "full-body photo works best"
-        )
+            if det.visible(SHOULDERS):
+                scale = (CLOSE_SHOULDERS - CLOSE_HEAD_TOP) * height / (
+                    det.level(SHOULDERS) - top)
+            else:
+                scale = height / (bottom - top)
+            warnings.append(
+                "the hips are not visible: framed as a DeepFashion close-up from the "
+                "shoulders; a photo down to the thighs or a full-body one works best"
+            )
     if scale * (right - left) > 0.98 * width:
         scale = 0.98 * width / (right - left)
         warnings.append("the person is wider than the training frame; scaled down to fit")

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps
 
-from dynast.semantics._files import read_regular_file
+from dynast.files import read_regular_file
 from dynast.semantics.errors import ImageTooLarge, ImageTooSmall, InvalidSize, UnreadableImage
 from dynast.semantics.keypoints import Keypoints
 
@@ -95,9 +96,17 @@ def _open_pil(source: str | Path | bytes) -> Image.Image:
         if isinstance(exc, ImageTooLarge):
             raise
         raise UnreadableImage(
-            f"{name} is not a readable image ({exc}); upload a JPEG, PNG or WebP file"
+            f"{name} is not a readable image ({_reason(exc)}); upload a JPEG, PNG or WebP file"
         ) from exc
     return img
+
+
+def _reason(exc: BaseException) -> str:
+    """PIL's reason without its internals ("cannot identify image file <_io.BytesIO object at
+    0x7f...>" becomes "not a known image format")."""
+    if isinstance(exc, Image.UnidentifiedImageError):
+        return "not a known image format"
+    return re.sub(r"\s*<[^<>]* object at 0x[0-9a-fA-F]+>", "", str(exc)) or "damaged data"
 
 
 def _pil_to_rgb(img: Image.Image) -> np.ndarray:

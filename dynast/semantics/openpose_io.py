@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dynast.semantics._files import read_regular_file
+from dynast.files import read_regular_file
 from dynast.semantics.errors import MalformedKeypointFile, NoPersonFound
 from dynast.semantics.keypoints import NUM_JOINTS, Keypoints
 
@@ -175,6 +175,10 @@ def parse_openpose_json(text: str, path: str) -> tuple[Keypoints, list[str]]:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise MalformedKeypointFile(f"{path} is not valid JSON: {exc}") from exc
+    except ValueError as exc:  # e.g. a number of thousands of digits (int() refuses them)
+        raise MalformedKeypointFile(
+            f"{path} holds a number too long to read (thousands of digits); the file is corrupt"
+        ) from exc
     except RecursionError as exc:
         raise MalformedKeypointFile(
             f"{path} is nested too deeply to be an OpenPose JSON file"
@@ -188,9 +192,10 @@ def parse_openpose_json(text: str, path: str) -> tuple[Keypoints, list[str]]:
         flat = person.get("pose_keypoints_2d") if isinstance(person, dict) else None
         try:
             arr = np.asarray(flat, dtype=np.float64).reshape(-1, 3)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             raise MalformedKeypointFile(
-                f"{path}: people[{n}].pose_keypoints_2d must be a flat list of x, y, c numbers"
+                f"{path}: people[{n}].pose_keypoints_2d must be a flat list of x, y, c numbers "
+                "of ordinary size"
             ) from exc
         if len(arr) == 25:
             arr = arr[list(BODY25_TO_COCO18)]

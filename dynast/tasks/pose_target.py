@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dynast.semantics.errors import MalformedKeypointFile, NoPersonFound
+from dynast.semantics.errors import KeypointOutsideImage, MalformedKeypointFile, NoPersonFound
 from dynast.semantics.keypoints import Keypoints
 from dynast.semantics.openpose_io import read_openpose_json, read_openpose_txt
 
@@ -60,16 +60,25 @@ def read_pose_file(paths: PathLike | Sequence[PathLike]) -> tuple[Keypoints, lis
 
 def _json_canvas_size(paths: PathLike | Sequence[PathLike]) -> tuple[int, int] | None:
     """The optional ``canvas_height`` / ``canvas_width`` of a single OpenPose JSON file
-    (this project's pose files carry them; plain OpenPose output does not)."""
+    (this project's pose files carry them; plain OpenPose output does not). Present but not
+    two whole numbers in 16..8192: :class:`MalformedKeypointFile`."""
     items = _paths(paths)
     if len(items) != 1 or items[0].suffix.lower() != ".json":
         return None
     try:
         data = json.loads(items[0].read_text(encoding="utf-8"))
-        h, w = int(data["canvas_height"]), int(data["canvas_width"])
-    except (OSError, ValueError, KeyError, TypeError, RecursionError):
+    except (OSError, ValueError, RecursionError):
+        return None  # read_pose_file has already named what is wrong with the file
+    if not isinstance(data, dict) or ("canvas_height" not in data and "canvas_width" not in data):
         return None
-    return (h, w) if 16 <= h <= 8192 and 16 <= w <= 8192 else None
+    h, w = data.get("canvas_height"), data.get("canvas_width")
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and 16 <= v <= 8192
+               and v == int(v) for v in (h, w)):
+        raise MalformedKeypointFile(
+            f"{items[0]}: canvas_height and canvas_width must be whole numbers of pixels "
+            f"between 16 and 8192, got {str(h)[:20]} and {str(w)[:20]}; fix them or remove "
+            "both (the canvas is then fitted to the joints)")
+    return int(h), int(w)
 
 
 def pose_target_from_file(paths: PathLike | Sequence[PathLike],
@@ -97,5 +106,11 @@ def pose_target_from_file(paths: PathLike | Sequence[PathLike],
         kp = kp.map_xy(lambda a: a + off)
         size = (h, w)
     else:
-        kp = kp.drop_outside(*size)
+        inside = kp.drop_outside(*size)
+        if inside.count() < 2:
+            raise KeypointOutsideImage(
+                f"{kp.count() - inside.count()} of the {kp.count()} joints lie outside the "
+                f"{size[0]}x{size[1]} canvas, leaving {inside.count()}: no pose to draw. Give "
+                "the size of the image the keypoints were taken from")
+        kp = inside
     return PoseTarget(kp, (int(size[0]), int(size[1]))), notes

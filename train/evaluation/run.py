@@ -15,8 +15,9 @@ import torch.nn.functional as F
 from PIL import Image
 from torch.utils.data import DataLoader
 
-from dynast.inference.runtime import default_device
-from train.config import DataConfig
+from dynast.inference.runtime import check_device, default_device
+from train.checkpoint import CheckpointError
+from train.config import ConfigError, DataConfig
 from train.data.base import collate
 from train.data.sampling import sample_seed
 from train.evaluation.fid import fid_status
@@ -66,10 +67,32 @@ def _save(images: torch.Tensor, folder: Path, start: int) -> None:
         Image.fromarray(a).save(folder / f"{start + i:06d}.png")
 
 
-def evaluate(req: EvalRequest) -> dict[str, Any]:
-    """Score ``req.checkpoint`` on the task's data; writes ``req.out`` (JSON) and a ``.md``."""
+def _check_request(req: EvalRequest) -> None:
+    """Raise ConfigError for a size, batch size or image count the run cannot use."""
+    if req.size < 16 or req.size % 8 or req.size > 2048:
+        raise ConfigError(f"--size must be a multiple of 8 between 16 and 2048, got {req.size}")
+    if req.batch_size < 1:
+        raise ConfigError(f"--batch-size must be at least 1, got {req.batch_size}")
+    if req.max_images < 0:
+        raise ConfigError(f"--max-images must be 0 (all) or more, got {req.max_images}")
+
+
+def _load_model(req: EvalRequest, device: torch.device) -> torch.nn.Module:
+    """The checkpoint's generator on ``device``; CheckpointError when it cannot be loaded."""
     from dynast import DynaST
 
+    try:
+        model = DynaST.from_pretrained(req.checkpoint)
+    except (FileNotFoundError, ValueError) as err:
+        raise CheckpointError(f"cannot evaluate {req.checkpoint}: {err}") from None
+    return model.to(device).eval()
+
+
+def evaluate(req: EvalRequest) -> dict[str, Any]:
+    """Score ``req.checkpoint`` on the task's data; writes ``req.out`` (JSON) and a ``.md``."""
+    _check_request(req)
+    device = default_device() if req.device == "auto" else check_device(req.device)
+    model = _load_model(req, device)
     task = get_task(req.task)
     data_cfg = DataConfig(
         kind=req.kind,
@@ -84,8 +107,6 @@ def evaluate(req: EvalRequest) -> dict[str, Any]:
     )
     cache = Path(req.cache_dir) if req.cache_dir else default_cache_dir() / "semantics"
     dataset = task.build_dataset(data_cfg, cache)
-    device = default_device() if req.device == "auto" else torch.device(req.device)
-    model = DynaST.from_pretrained(req.checkpoint).to(device).eval()
     vgg = VGG19Features().to(device) if not task.supervised else None
     batches = [
         [(i, sample_seed(req.seed, 0, i)) for i in range(s, min(s + req.batch_size, len(dataset)))]

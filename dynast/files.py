@@ -5,13 +5,25 @@ import os
 import stat
 from pathlib import Path
 
-from dynast.semantics.errors import SemanticsError
+__all__ = ["read_regular_file", "check_regular_file", "check_output_folder"]
 
-__all__ = ["read_regular_file"]
+
+def check_regular_file(path: str | Path, error: type[Exception]) -> None:
+    """Raise ``error`` (naming ``path``) unless ``path`` is an existing regular file.
+
+    ``os.stat`` does not open the file, so a FIFO or device is refused without blocking; use
+    it before handing a path to a reader that would open it (``torch.load``).
+    """
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        raise error(f"cannot read {path}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise error(f"{path} is not a regular file (a folder, pipe or device); pass a file")
 
 
 def read_regular_file(
-    path: str | Path, limit: int, error: type[SemanticsError], too_large: type[SemanticsError]
+    path: str | Path, limit: int, error: type[Exception], too_large: type[Exception]
 ) -> bytes:
     """Read at most ``limit`` bytes of the regular file ``path``.
 
@@ -40,3 +52,12 @@ def read_regular_file(
     if len(data) > limit:
         raise too_large(f"{name} grew past the limit of {limit} bytes while being read")
     return data
+
+
+def check_output_folder(out_dir: Path, error: type[Exception]) -> None:
+    """Raise ``error`` unless ``out_dir`` is a folder or can be created as one (a file there,
+    or under a file, cannot be)."""
+    for parent in (out_dir, *out_dir.parents):
+        if parent.exists() and not parent.is_dir():
+            raise error(f"cannot write {out_dir}: {parent} exists and is not a folder; "
+                        "choose another output folder")
