@@ -297,7 +297,9 @@ def wire_run(run: gr.Button, handler: Callable[..., Any], inputs: list[Any], out
     event = run.click(handler, inputs=inputs, outputs=outs.run_outputs(), api_name=outs.task)
     event.failure(failure_status, outputs=[outs.status], api_visibility="private",
                   show_progress="hidden")
-    event.then(lambda: gr.Button(interactive=True), outputs=run, queue=False,
+    # .then follows a success only in the browser (Gradio 6.31), so a failure re-enables too
+    for follow in (event.then, event.failure):
+        follow(lambda: gr.Button(interactive=True), outputs=run, queue=False,
                api_visibility="private", show_progress="hidden")
 
     @user_errors
