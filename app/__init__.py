@@ -40,6 +40,8 @@ CSS = """
   .dynast-gallery .grid-container { grid-template-columns: repeat(2, minmax(0, 1fr)) !important; }
 }
 #pose-preview .icon-button-wrapper, #pose-preview label { display: none !important; }
+/* the inspector's "Candidates per block" label sits above its first row, not over it */
+.dynast-inspector .grid-wrap { padding-top: 2.4em !important; }
 """
 
 INTRO = """# DynaST: exemplar-guided image generation

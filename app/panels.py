@@ -185,7 +185,8 @@ def output_panel(text: TabText) -> Outputs:
     with gr.Accordion("Match inspector", open=True):
         gr.Markdown("Click a pixel of the generated image or of the target drawing: every "
                     "block then shows that pixel's candidate matches on the reference (green "
-                    "discs: kept links, larger = higher weight; red crosses: pruned).",
+                    "discs: kept links, larger = higher weight; red crosses: pruned). Click on "
+                    "the picture itself: the blank margin around it does not count.",
                     elem_classes=["dynast-note"])
         inspector_status = gr.Markdown(elem_id=f"{task}-inspector-status",
                                        elem_classes=["dynast-status"])
@@ -195,7 +196,8 @@ def output_panel(text: TabText) -> Outputs:
                               elem_id=f"{task}-inspector-query")
             inspector = gr.Gallery(label="Candidates per block", format="png", columns=4,
                                    height="auto", object_fit="contain", scale=3,
-                                   elem_id=f"{task}-inspector", elem_classes=["dynast-gallery"])
+                                   elem_id=f"{task}-inspector",
+                                   elem_classes=["dynast-gallery", "dynast-inspector"])
     key = gr.State(None)
     return Outputs(task, image, semantics, model_input, pasted, status, warps, normalisation,
                    confidences, key, marked, inspector, inspector_status)

@@ -142,6 +142,13 @@ def _inspect(page: Any, task: str) -> None:
     assert box and box["width"] > 10
     img.click(position={"x": box["width"] * 0.5, "y": box["height"] * 0.4})
     _assert_blocks_visible(page, f"{task}-inspector")
+    # the gallery's label ("Candidates per block") does not cover the first tile
+    gap = page.evaluate(f"""() => {{
+        const g = document.querySelector('#{task}-inspector');
+        const label = g.querySelector('[data-testid=block-label]') || g.querySelector('label');
+        const first = g.querySelector('img');
+        return first.getBoundingClientRect().top - label.getBoundingClientRect().bottom; }}""")
+    assert gap >= 0, f"the inspector's label overlaps its first tile by {-gap:.0f} px"
 
 
 def _shot(page: Any, name: str) -> None:
