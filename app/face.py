@@ -111,8 +111,12 @@ def build(settings: AppSettings, store: ResultStore) -> None:
                         image_mode=None, sources=["upload", "clipboard"], height=270,
                         elem_id="face-line-drawing"))
                 with gr.Tab("Draw", id="drawn") as tab_draw:
+                    # the instructions above the pad: its own label is cut by the toolbar on
+                    # a phone
+                    gr.Markdown("Draw the face's lines: jaw, eyes, brows, nose, lips, hair.",
+                                elem_classes=["dynast-note"])
                     drawing = guard_upload(gr.Sketchpad(
-                        label="Draw the face's lines: jaw, eyes, brows, nose, lips, hair",
+                        label="Drawing",
                         type="numpy", image_mode="RGBA", canvas_size=(512, 512), height=420,
                         brush=gr.Brush(default_size=3, colors=["#000000"],
                                        color_mode="fixed"),

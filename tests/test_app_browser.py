@@ -269,6 +269,14 @@ def test_face_tab(browser: Any, url: str, width: int, tmp_path: Path) -> None:
     page.get_by_role("tab", name="Draw", exact=True).click()
     page.wait_for_function("document.querySelector('#face-sketch button[aria-label=\"Brush\"]')"
                            "?.classList.contains('highlight')", timeout=TIMEOUT_MS)
+    # the pad's label is not hidden under its toolbar (it was cut off on a phone)
+    covered = page.evaluate("""() => {
+        const pad = document.querySelector('#face-sketch');
+        const label = pad.querySelector('[data-testid=block-label]').getBoundingClientRect();
+        return [...pad.querySelectorAll('button')].map(b => b.getBoundingClientRect())
+            .filter(r => r.width > 0 && r.top < label.bottom && r.bottom > label.top
+                    && r.left < label.right && r.right > label.left).length; }""")
+    assert covered == 0, f"{covered} toolbar button(s) cover the drawing pad's label"
     # with the drawing tab open, a photo example switches back to the photo source
     page.get_by_text("edges of the photo", exact=False).first.click()
     page.wait_for_function("document.querySelector('#face-source-tabs [role=tab]"
