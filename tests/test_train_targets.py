@@ -94,13 +94,13 @@ def test_cross_identity_targets_score_against_the_landmark_teacher(tmp_path: Pat
     from types import SimpleNamespace
 
     from train.data.files import list_images
-    from train.targets import cross_identity_targets
+    from train.targets import cross_identity_targets, held_out_faces
 
     def copy_exemplar(ref, ref_sem, sem):
         return SimpleNamespace(image=ref)
 
     files = list_images(ASSETS / "faces")[:3]
-    scores, examples = cross_identity_targets(copy_exemplar, files, 64)
+    scores, examples = cross_identity_targets(copy_exemplar, *held_out_faces(files, 64))
     summary = scores["summary"]
     assert summary["pairs"] == 3 and len(examples) == 3
     assert summary["psnr_gain_db"] == pytest.approx(0.0, abs=1e-9)

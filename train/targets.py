@@ -94,21 +94,57 @@ def colour_ratio(out: torch.Tensor, out_ref: torch.Tensor, ex: torch.Tensor, ex_
     return float((d_out * d_in).sum() / (d_in * d_in).sum().clamp_min(1e-12))
 
 
-def face_targets(model, files: list[Path], size: int) -> tuple[dict[str, Any], list]:
-    """Per-face scores and the summary; also (exemplar, warm exemplar, outputs, target) rows."""
-    from dynast.semantics import SemanticsError, face_semantics_from_photo, fit_to_size
+@dataclass
+class HeldOutFace:
+    """A held-out photo as the model sees it at ``size``: ``image`` (S, S, 3) uint8,
+    ``landmarks`` (478, 2) in its pixels, ``semantics`` (C, S, S) float32; ``index``: its
+    place among the photos given (it seeds the photo's exemplar warp)."""
 
-    rows, examples, skipped = [], [], []
+    index: int
+    name: str
+    image: np.ndarray
+    landmarks: np.ndarray
+    semantics: torch.Tensor
+
+
+def held_out_faces(files: list[Path], size: int) -> tuple[list[HeldOutFace], list[str]]:
+    """Each photo fitted to ``size`` with its face mesh and semantics (MediaPipe once per
+    photo; the semantics are those of ``face_semantics_from_photo``), and the photos skipped."""
+    from dynast.semantics import (
+        SemanticsError,
+        detect_face_landmarks,
+        face_semantics_from_landmarks,
+        fit_to_size,
+    )
+    from dynast.semantics.image_io import check_min_side
+
+    faces, skipped = [], []
     for index, path in enumerate(files):
         photo = read_rgb(path)
         try:
-            sem_np, _ = face_semantics_from_photo(photo, (size, size))
+            check_min_side(photo, "the face photo")
+            xy, _ = detect_face_landmarks(photo)
         except SemanticsError as err:
             skipped.append(f"{path.name}: {err}")
             continue
-        target = to_tensor(fit_to_size(photo, size, size)[0])
-        sem = torch.from_numpy(np.asarray(sem_np, np.float32))
-        grid = face_exemplar_grid(index, size)
+        fitted, transform = fit_to_size(photo, size, size)
+        xy = transform.to_dst(xy)
+        sem = face_semantics_from_landmarks(fitted, xy, transform)
+        faces.append(HeldOutFace(index, path.name, fitted, xy,
+                                 torch.from_numpy(np.asarray(sem, np.float32))))
+    return faces, skipped
+
+
+def face_targets(
+    model, faces: list[HeldOutFace], skipped: list[str]
+) -> tuple[dict[str, Any], list]:
+    """Per-face scores and the summary; also (exemplar, warm exemplar, outputs, target) rows.
+    ``skipped``: the photos :func:`held_out_faces` could not use (reported in the summary)."""
+    rows, examples = [], []
+    for face in faces:
+        size = face.image.shape[0]
+        target, sem = to_tensor(face.image), face.semantics
+        grid = face_exemplar_grid(face.index, size)
         exemplar = _gain(_warp(target, grid, "border"), (DARKEN,) * 3)
         ref_sem = _warp(sem, grid, "zeros")
         refs = torch.stack([exemplar, _gain(exemplar, WARM), _gain(exemplar, COOL)])
@@ -119,7 +155,7 @@ def face_targets(model, files: list[Path], size: int) -> tuple[dict[str, Any], l
         cool = colour_ratio(out[2], out[0], refs[2], refs[0])
         rows.append(
             {
-                "file": path.name,
+                "file": face.name,
                 "exemplar_psnr": psnr(exemplar, target),
                 "output_psnr": psnr(out[0], target),
                 "warm_ratio": warm,
@@ -129,7 +165,8 @@ def face_targets(model, files: list[Path], size: int) -> tuple[dict[str, Any], l
         )
         examples.append([refs[0], out[0], refs[1], out[1], target])
     if not rows:
-        raise ValueError(f"no face found in any of the {len(files)} held-out photos: {skipped}")
+        raise ValueError(f"no face found in any of the {len(faces) + len(skipped)} held-out "
+                         f"photos: {skipped}")
     mean = {k: float(np.mean([r[k] for r in rows])) for k in rows[0] if k != "file"}
     follows = sum(r["colour_follows"] for r in rows)
     gain = mean["output_psnr"] - mean["exemplar_psnr"]
@@ -162,49 +199,36 @@ def _mean_lab(image: torch.Tensor, region: torch.Tensor) -> np.ndarray:
     return rgb2lab(rgb)[region.numpy()].mean(0)
 
 
-def cross_identity_targets(model, files: list[Path], size: int) -> tuple[dict[str, Any], list]:
+def cross_identity_targets(
+    model, faces: list[HeldOutFace], skipped: list[str]
+) -> tuple[dict[str, Any], list]:
     """Held-out faces across identities: photo i is the target (its semantics), photo i+1 the
     exemplar; the landmark teacher (the exemplar warped onto the target's mesh) is the reference
     inside the target's face oval, eroded (where the teacher's mask is 1). Scores: PSNR of the
     output minus PSNR of the unwarped exemplar against the teacher there (target >= +3 dB), and
     the CIELAB distance of the output's and the teacher's mean colours there (target: < 10 in
-    3 of 4 pairs). Also (exemplar, target photo, teacher, output) rows."""
-    from dynast.semantics import (
-        SemanticsError,
-        detect_face_landmarks,
-        face_semantics_from_landmarks,
-        fit_to_size,
-    )
+    3 of 4 pairs). Also (exemplar, target photo, teacher, output) rows. ``skipped``: the photos
+    :func:`held_out_faces` could not use; pairs without a usable teacher are added to it."""
     from train.data.face_teacher import face_teacher
 
-    faces, skipped = [], []
-    for path in files:
-        photo = read_rgb(path)
-        try:
-            xy, _ = detect_face_landmarks(photo)
-        except SemanticsError as err:
-            skipped.append(f"{path.name}: {err}")
-            continue
-        fitted, transform = fit_to_size(photo, size, size)
-        xy = transform.to_dst(xy)
-        sem = face_semantics_from_landmarks(fitted, xy, transform)
-        faces.append((path.name, fitted, xy, torch.from_numpy(np.asarray(sem, np.float32))))
+    skipped = list(skipped)
     rows, examples = [], []
-    for i, (name, fitted, xy, sem) in enumerate(faces if len(faces) > 1 else []):
-        ex_name, ex_fitted, ex_xy, ex_sem = faces[(i + 1) % len(faces)]
-        teacher = face_teacher(ex_fitted, ex_xy, (size, size), xy)
+    for i, face in enumerate(faces if len(faces) > 1 else []):
+        ex = faces[(i + 1) % len(faces)]
+        size = face.image.shape[0]
+        teacher = face_teacher(ex.image, ex.landmarks, (size, size), face.landmarks)
         region = torch.from_numpy(teacher.mask >= 1.0)
         if int(region.sum()) < 0.02 * size * size:
-            skipped.append(f"{ex_name} -> {name}: the teacher holds on too few pixels")
+            skipped.append(f"{ex.name} -> {face.name}: the teacher holds on too few pixels")
             continue
-        exemplar, teach = to_tensor(ex_fitted), to_tensor(teacher.image)
+        exemplar, teach = to_tensor(ex.image), to_tensor(teacher.image)
         with torch.no_grad():
-            out = model(exemplar[None], ex_sem[None], sem[None]).image[0].float()
+            out = model(exemplar[None], ex.semantics[None], face.semantics[None]).image[0].float()
         gain = _masked_psnr(out, teach, region) - _masked_psnr(exemplar, teach, region)
         colour = float(np.linalg.norm(_mean_lab(out, region) - _mean_lab(teach, region)))
-        rows.append({"exemplar": ex_name, "target": name, "psnr_gain_db": gain,
+        rows.append({"exemplar": ex.name, "target": face.name, "psnr_gain_db": gain,
                      "colour_distance": colour, "colour_close": colour < 10.0})
-        examples.append([exemplar, to_tensor(fitted), teach, out])
+        examples.append([exemplar, to_tensor(face.image), teach, out])
     if not rows:
         return {"summary": {"pairs": 0, "skipped": skipped}}, examples
     close = sum(r["colour_close"] for r in rows)
@@ -327,8 +351,9 @@ def run_targets(req: TargetsRequest) -> dict[str, Any]:
     if req.task == "face":
         files = [p for folder in req.heldout for p in list_images(folder)]
         files = files[: req.max_images] if req.max_images > 0 else files
-        scores, examples = face_targets(model, files, req.size)
-        cross, cross_examples = cross_identity_targets(model, files, req.size)
+        faces, skipped = held_out_faces(files, req.size)
+        scores, examples = face_targets(model, faces, skipped)
+        cross, cross_examples = cross_identity_targets(model, faces, skipped)
         scores["cross_identity"] = cross
     elif req.task == "style":
         contents, styles = list_images(req.content), list_images(req.style)

@@ -15,32 +15,23 @@ import numpy as np
 from PIL import Image
 
 from train.data.face_teacher import face_teacher
-from train.data.files import list_images, read_rgb
+from train.data.files import list_images
+from train.targets import held_out_faces
 
 
 def teacher_rows(files: list[Path], size: int, rows: int) -> np.ndarray:
     """(rows * size, 4 * size, 3) uint8: exemplar, target, teacher, mask (white = 1) per row."""
-    from dynast.semantics import NoFaceFound, detect_face_landmarks, fit_to_size
-
-    faces = []
-    for path in files:
-        photo = read_rgb(path)
-        try:
-            xy, _ = detect_face_landmarks(photo)
-        except NoFaceFound:
-            continue
-        fitted, transform = fit_to_size(photo, size, size)
-        faces.append((fitted, transform.to_dst(xy)))
+    faces, _skipped = held_out_faces(files, size)
     if len(faces) < 2:
         raise ValueError(f"need two faces among {len(files)} photos, found {len(faces)}")
     picked = range(0, len(faces), max(1, len(faces) // rows))
     out = []
     for i in list(picked)[:rows]:
-        target, target_xy = faces[i]
-        exemplar, exemplar_xy = faces[(i + 1) % len(faces)]
-        teacher = face_teacher(exemplar, exemplar_xy, (size, size), target_xy)
+        target, exemplar = faces[i], faces[(i + 1) % len(faces)]
+        teacher = face_teacher(exemplar.image, exemplar.landmarks, (size, size),
+                               target.landmarks)
         mask = np.repeat((teacher.mask[..., None] * 255).round().astype(np.uint8), 3, 2)
-        out.append(np.concatenate([exemplar, target, teacher.image, mask], 1))
+        out.append(np.concatenate([exemplar.image, target.image, teacher.image, mask], 1))
     return np.concatenate(out, 0)
 
 

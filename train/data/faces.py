@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from dynast.visualize import tensor_to_uint8
 from train.data.base import SkippingDataset
 from train.data.cache import ArrayCache
 from train.data.exemplar_warp import apply_grid, colour_jitter
@@ -141,8 +142,7 @@ class FacePhotos(SkippingDataset):
     ) -> dict[str, torch.Tensor]:
         ref = to_tensor(exemplar.image)
         ref = colour_jitter(rng, ref, self.warp_strength)
-        ref_uint8 = ((ref.permute(1, 2, 0).numpy() + 1) * 127.5).round().clip(0, 255)
-        teacher = face_teacher(ref_uint8.astype(np.uint8), exemplar.landmarks,
+        teacher = face_teacher(tensor_to_uint8(ref), exemplar.landmarks,
                                target.image.shape[:2], target.landmarks)
         return {
             "ref_image": ref,

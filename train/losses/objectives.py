@@ -21,7 +21,7 @@ from train.losses.vgg import VGG19Features
 VGG_FM_LAYERS = ("relu1_2", "relu2_2", "relu3_2", "relu4_2", "relu5_2")
 VGG_FM_WEIGHTS = (1 / 32, 1 / 16, 1 / 8, 1 / 4, 1.0)
 PERCEPTUAL_LAYER = "relu4_2"
-CONTEXTUAL_LAYERS = ("relu3_2", "relu4_2")
+CONTEXTUAL_LAYERS = ("relu3_2", "relu4_2")  # a subset of VGG_FM_LAYERS: one pass serves both
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 CONTENT_LAYER = "relu4_1"
 
@@ -112,11 +112,14 @@ class SupervisedObjective(nn.Module):
         if mask is not None and self.w.teacher_l1 > 0:
             diff = (fake.float() - guide.float()).abs() * mask
             parts["teacher_l1"] = diff.sum() / (3 * mask.sum()).clamp_min(1.0) * self.w.teacher_l1
-        if mask is not None and self.w.contextual > 0:
-            parts["contextual"] = self._contextual(fake, batch, mask) * self.w.contextual
-        if self.w.vgg > 0 or self.w.perceptual > 0:
+        vgg_terms = self.w.vgg > 0 or self.w.perceptual > 0
+        contextual = mask is not None and self.w.contextual > 0
+        if vgg_terms or contextual:  # one VGG pass of the output serves both (layers nested)
+            fake_f = self.vgg(fake, VGG_FM_LAYERS if vgg_terms else CONTEXTUAL_LAYERS)
+        if contextual:
+            parts["contextual"] = self._contextual(fake_f, batch, mask) * self.w.contextual
+        if vgg_terms:
             layers = VGG_FM_LAYERS
-            fake_f = self.vgg(fake, layers)
             with torch.no_grad():
                 # with a teacher: outside its mask the output is compared with itself, so the
                 # VGG terms pull towards the teacher only where it holds (self-pairs: mask 1)
@@ -134,12 +137,11 @@ class SupervisedObjective(nn.Module):
         return LossTerms(sum(parts.values()), parts)
 
     def _contextual(
-        self, fake: torch.Tensor, batch: dict[str, torch.Tensor], mask: torch.Tensor
+        self, fake_f: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], mask: torch.Tensor
     ) -> torch.Tensor:
-        """Cross-identity samples: contextual loss of the output outside the teacher's mask to
-        the whole exemplar, on CONTEXTUAL_LAYERS."""
+        """Cross-identity samples: contextual loss of the output (its VGG features ``fake_f``)
+        outside the teacher's mask to the whole exemplar, on CONTEXTUAL_LAYERS."""
         outside = (1 - mask) * batch["cross"].view(-1, 1, 1, 1)
-        fake_f = self.vgg(fake, CONTEXTUAL_LAYERS)
         with torch.no_grad():
             ref_f = self.vgg(batch["ref_image"], CONTEXTUAL_LAYERS)
         return sum(
