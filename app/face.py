@@ -19,6 +19,7 @@ from app.panels import (
     constant,
     model_note,
     output_panel,
+    reference_input,
     run_task,
     wire_run,
 )
@@ -93,9 +94,7 @@ def build(settings: AppSettings, store: ResultStore) -> None:
     note = model_note(settings, "face")
     with gr.Row(equal_height=False):
         with gr.Column():
-            reference = guard_upload(gr.Image(
-                label="Reference face (whose look to copy)", type="filepath", image_mode=None,
-                sources=["upload", "clipboard"], height=320, elem_id="face-reference"))
+            reference = reference_input("Reference face (whose look to copy)", "face-reference")
         with gr.Column():
             source = gr.Radio(list(SOURCES), value="face photo", visible=False,
                               label="Target from", elem_id="face-source")

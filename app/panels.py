@@ -17,6 +17,7 @@ from app.errors import (
     check_on_upload,
     failure_status,
     guard_number,
+    guard_upload,
     running_status,
     status_markdown,
     user_errors,
@@ -49,6 +50,12 @@ class TabText:
     semantics_label: str  # e.g. "Target pose (click a pixel to inspect it)"
     model_input_label: str = "What the model saw (target)"
     show_model_input: bool = True  # style: the semantics drawing already is the content
+
+
+def reference_input(label: str, elem_id: str) -> gr.Image:
+    """A tab's reference photo upload (a file path; checked when a file arrives)."""
+    return guard_upload(gr.Image(label=label, type="filepath", image_mode=None,
+                                 sources=["upload", "clipboard"], height=320, elem_id=elem_id))
 
 
 def constant(value: Any) -> Callable[[], Any]:

@@ -20,6 +20,7 @@ from app.panels import (
     constant,
     model_note,
     output_panel,
+    reference_input,
     run_task,
     wire_run,
 )
@@ -114,9 +115,7 @@ def build(settings: AppSettings, store: ResultStore) -> None:
     first = next(iter(poses), None)
     with gr.Row(equal_height=False):
         with gr.Column():
-            reference = guard_upload(gr.Image(
-                label="Reference person (whose look to copy)", type="filepath", image_mode=None,
-                sources=["upload", "clipboard"], height=320, elem_id="pose-reference"))
+            reference = reference_input("Reference person (whose look to copy)", "pose-reference")
         with gr.Column():
             source = gr.Radio(list(SOURCES), value="photo", visible=False,
                               label="Target pose from", elem_id="pose-source")

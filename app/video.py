@@ -13,9 +13,9 @@ from typing import Any
 
 import gradio as gr
 
-from app.errors import failure_status, guard_upload, status_markdown, user_errors
+from app.errors import failure_status, status_markdown, user_errors
 from app.media import EXAMPLES, example_paths, output_path
-from app.panels import checkpoint_note, constant
+from app.panels import checkpoint_note, constant, reference_input
 from app.settings import AppSettings
 from dynast.video.animate import AnimateOptions, PoseAnimator
 from dynast.video.clip import ClipLimits
@@ -107,9 +107,7 @@ def build(settings: AppSettings) -> None:
                 elem_classes=["dynast-model-note"], elem_id="video-note")
     with gr.Row(equal_height=False):
         with gr.Column():
-            reference = guard_upload(gr.Image(
-                label="Reference person (whose look to copy)", type="filepath", image_mode=None,
-                sources=["upload", "clipboard"], height=320, elem_id="video-reference"))
+            reference = reference_input("Reference person (whose look to copy)", "video-reference")
         with gr.Column():
             source = gr.Radio(list(SOURCES), value="video", visible=False,
                               label="Driving motion from", elem_id="video-source")
