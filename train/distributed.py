@@ -55,6 +55,14 @@ def sync_batchnorm(module: nn.Module, info: DistInfo) -> nn.Module:
     return module
 
 
+def barrier() -> None:
+    """Wait for every rank (no-op alone). Called before ``teardown`` on a normal finish, so no
+    rank closes its Gloo connections while a peer is still using them: a peer that lost them
+    mid-exit aborted once in CI ("terminate called without an active exception")."""
+    if dist.is_initialized():
+        dist.barrier()
+
+
 def teardown() -> None:
     if dist.is_initialized():
         dist.destroy_process_group()

@@ -8,6 +8,7 @@ whether the optimisers step. Loss values stay on the device and are averaged at 
 from __future__ import annotations
 
 import json
+import os
 import time
 from contextlib import nullcontext
 from pathlib import Path
@@ -20,6 +21,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from dynast.semantics import close_detectors
 from train import checkpoint
 from train.config import TrainConfig, config_to_dict
 from train.data.base import collate
@@ -27,6 +29,7 @@ from train.data.sampling import StepBatchSampler
 from train.distributed import (
     DistInfo,
     all_ranks_true,
+    barrier,
     gather_objects,
     leaves_parameters_unused,
     parameter_digest,
@@ -374,6 +377,7 @@ class Trainer:
                     lr=lr,
                     epoch=(self.step - 1) // self.sampler.steps_per_epoch,
                     images_per_s=window_images / max(elapsed, 1e-9),
+                    load_average=os.getloadavg()[0],
                     skipped_files=len(self.skipped),
                 )
                 if not ok:
@@ -429,6 +433,9 @@ def fit(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
     """Run ``python -m train fit`` for a config; returns the run summary."""
     trainer = Trainer(cfg, resume)
     try:
-        return trainer.fit()
+        summary = trainer.fit()
+        barrier()
+        return summary
     finally:
+        close_detectors()  # MediaPipe's graphs stop while the interpreter is whole
         teardown()

@@ -15,6 +15,7 @@ MediaPipe is imported only when a detector first runs. Input errors are
 """
 from __future__ import annotations
 
+from dynast.semantics._mediapipe import close_all as close_detectors
 from dynast.semantics.celebamask import (
     CELEBAMASK_CHANNELS,
     CELEBAMASK_PARTS,
@@ -72,6 +73,7 @@ from dynast.semantics.pose_render import POSE_CHANNELS, render_pose, render_pose
 from dynast.semantics.style import STYLE_CHANNELS, style_semantics
 
 __all__ = [
+    "close_detectors",
     "CELEBAMASK_CHANNELS",
     "CELEBAMASK_PARTS",
     "FACE_CHANNELS",
