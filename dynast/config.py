@@ -157,9 +157,6 @@ class DynaSTConfig:
             )
         return cls(**data)
 
-    def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
-
     @classmethod
     def load(cls, path: str | Path) -> "DynaSTConfig":
         """Read ``config.json`` (a regular file of at most ``MAX_CONFIG_BYTES``)."""

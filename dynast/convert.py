@@ -121,6 +121,16 @@ def _map_key(key: str) -> str | None:
     return None
 
 
+# The target semantics' width of each of the authors' released generators.
+AUTHORS_SEMANTIC_NC: dict[str, int] = {"pose": 20, "face": 15}
+
+
+def authors_task(config: DynaSTConfig) -> str | None:
+    """The task of the authors' release whose semantics width ``config`` has (None: neither)."""
+    hits = [t for t, nc in AUTHORS_SEMANTIC_NC.items() if nc == config.semantic_nc]
+    return hits[0] if len(hits) == 1 else None
+
+
 def infer_config(state: dict[str, torch.Tensor], task: str | None = None) -> DynaSTConfig:
     """Read the architecture off the tensor shapes of the authors' state dict."""
     required = ["pos_embed", "encoder_q.layer1.0.weight_orig", "encoder_kv.layer1.0.weight_orig",
@@ -144,12 +154,10 @@ def infer_config(state: dict[str, torch.Tensor], task: str | None = None) -> Dyn
     pos_dim = pos_channels // max_multi
     n_layers = len({k.split(".")[1] for k in state if k.startswith("transformer_4.")})
     prune_dim = state["transformer_1.0.f_prune.weight"].shape[0]
-    if task == "pose" and semantic_nc != 20:
-        raise ConversionError(
-            f"--task pose expects 20 semantic channels, the checkpoint has {semantic_nc}")
-    if task == "face" and semantic_nc != 15:
-        raise ConversionError(
-            f"--task face expects 15 semantic channels, the checkpoint has {semantic_nc}")
+    expected = AUTHORS_SEMANTIC_NC.get(task or "")
+    if expected is not None and semantic_nc != expected:
+        raise ConversionError(f"--task {task} expects {expected} semantic channels, the "
+                              f"checkpoint has {semantic_nc}")
     try:
         return DynaSTConfig(
             semantic_nc=int(semantic_nc),
@@ -234,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
                                      description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint", help="the authors' latest_net_G.pth")
     parser.add_argument("out_dir", help="directory to write config.json and model.safetensors into")
-    parser.add_argument("--task", choices=["pose", "face"],
+    parser.add_argument("--task", choices=list(AUTHORS_SEMANTIC_NC),
                         help="check the semantics width against the task")
     args = parser.parse_args(argv)
     try:
@@ -243,10 +251,8 @@ def main(argv: list[str] | None = None) -> int:
     except ConversionError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    model.save_pretrained(args.out_dir)
-    from dynast.inference.checkpoints import mark_task
-
-    mark_task(args.out_dir, args.task)  # config.json names the task (inferred without --task)
+    # config.json names the task (without --task: the release whose semantics width it has)
+    model.save_pretrained(args.out_dir, task=args.task or authors_task(model.config))
     cfg = model.config
     print(f"wrote {args.out_dir}: ngf={cfg.ngf} semantic_nc={cfg.semantic_nc} "
           f"train_size={cfg.train_size}")

@@ -367,13 +367,15 @@ class DynaST(nn.Module):
         )
 
     # ------------------------------------------------------------- persistence
-    def save_pretrained(self, directory: str | Path, dtype: torch.dtype | None = None) -> None:
+    def save_pretrained(
+        self, directory: str | Path, dtype: torch.dtype | None = None, task: str | None = None
+    ) -> None:
         """Write ``config.json`` and ``model.safetensors`` into ``directory``.
 
         ``dtype`` (e.g. torch.float16) stores floating-point tensors smaller; ``from_pretrained``
-        loads them back into float32.
+        loads them back into float32. ``task``: the :mod:`dynast.tasks` entry it serves.
         """
-        save_pretrained(self, directory, dtype)
+        save_pretrained(self, directory, dtype, task)
 
     @classmethod
     def from_pretrained(

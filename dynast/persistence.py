@@ -1,39 +1,73 @@
-"""Saving and loading a generator as ``config.json`` + ``model.safetensors`` (no pickles)."""
+"""The checkpoint format, in one place: a directory with ``config.json`` (the generator's
+:class:`~dynast.config.DynaSTConfig` fields, plus ``"task"``: the :mod:`dynast.tasks` entry it
+serves) and ``model.safetensors`` (the weights; no pickles). Everything that writes or reads a
+checkpoint goes through this module."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
 
-from dynast.config import DynaSTConfig
+from dynast.config import MAX_CONFIG_BYTES, DynaSTConfig
+from dynast.files import read_regular_file
 from dynast.inputs import InvalidCheckpointError
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
+CHECKPOINT_FILES = (CONFIG_NAME, WEIGHTS_NAME)
 
 
 def save_pretrained(
-    model: nn.Module, directory: str | Path, dtype: torch.dtype | None = None
+    model: nn.Module,
+    directory: str | Path,
+    dtype: torch.dtype | None = None,
+    task: str | None = None,
 ) -> None:
     """Write ``model.config`` to ``config.json`` and its state to ``model.safetensors``.
 
-    ``dtype`` (e.g. torch.float16) stores floating-point tensors in that dtype.
+    ``dtype`` (e.g. torch.float16) stores floating-point tensors in that dtype; ``task`` (a
+    :mod:`dynast.tasks` name) is written as the config's ``"task"`` field.
     """
     from safetensors.torch import save_file
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     config: DynaSTConfig = model.config
-    config.save(directory / CONFIG_NAME)
+    fields = {"task": task, **config.to_dict()} if task else config.to_dict()
+    (directory / CONFIG_NAME).write_text(json.dumps(fields, indent=2) + "\n", encoding="utf-8")
     state = {}
     for k, v in model.state_dict().items():
         v = v.detach().contiguous().cpu()
         state[k] = v.to(dtype) if dtype is not None and v.is_floating_point() else v
     metadata = {"format": "pt", "dynast_config": json.dumps(config.to_dict())}
     save_file(state, str(directory / WEIGHTS_NAME), metadata=metadata)
+
+
+def is_checkpoint_dir(path: str | Path) -> bool:
+    """Whether ``path`` holds ``config.json`` and ``model.safetensors``."""
+    return all((Path(path) / name).is_file() for name in CHECKPOINT_FILES)
+
+
+def read_config_fields(directory: str | Path) -> dict[str, Any] | None:
+    """The raw ``config.json`` mapping of a checkpoint directory (None when it is missing,
+    unreadable, over ``MAX_CONFIG_BYTES`` or not a JSON object)."""
+    try:
+        data = read_regular_file(Path(directory) / CONFIG_NAME, MAX_CONFIG_BYTES, ValueError,
+                                 ValueError)
+        fields = json.loads(data.decode("utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return None
+    return fields if isinstance(fields, dict) else None
+
+
+def read_task(directory: str | Path) -> str | None:
+    """The ``"task"`` a checkpoint directory's ``config.json`` names (None: none named)."""
+    task = (read_config_fields(directory) or {}).get("task")
+    return task if isinstance(task, str) else None
 
 
 def _resolve(name_or_path: str | Path, revision: str | None) -> Path:
@@ -50,7 +84,7 @@ def _resolve(name_or_path: str | Path, revision: str | None) -> Path:
 
     return Path(
         snapshot_download(
-            str(name_or_path), revision=revision, allow_patterns=[CONFIG_NAME, WEIGHTS_NAME]
+            str(name_or_path), revision=revision, allow_patterns=list(CHECKPOINT_FILES)
         )
     )
 
@@ -120,7 +154,7 @@ def load_pretrained(
     from safetensors.torch import load_file
 
     directory = _resolve(name_or_path, revision)
-    missing = [n for n in (CONFIG_NAME, WEIGHTS_NAME) if not (directory / n).is_file()]
+    missing = [n for n in CHECKPOINT_FILES if not (directory / n).is_file()]
     if missing:
         raise FileNotFoundError(
             f"{directory} lacks {missing}; expected the output of save_pretrained"

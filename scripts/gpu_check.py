@@ -264,7 +264,7 @@ def _size(task: str, cpu: bool, floor: int = 64) -> int:
 
 
 def step_pipeline(c: Check) -> dict[str, Any]:
-    from dynast.pipeline import DynaSTPipeline
+    from dynast.inference.pipeline import DynaSTPipeline
 
     res: dict[str, Any] = {}
     ok = True
@@ -286,7 +286,7 @@ def _zerogpu_runner_matches(c: Check) -> dict[str, Any]:
 
     from app.zerogpu import ZeroGPURunner
     from dynast import DynaST
-    from dynast.pipeline import DynaSTPipeline
+    from dynast.inference.pipeline import DynaSTPipeline
 
     ref, tgt = (ROOT / p for p in EXAMPLES["face"])
     kw = dict(precision="fp32", resolution=_size("face", c.cpu))

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from dynast.pipeline import DynaSTPipeline
+from dynast.inference.pipeline import DynaSTPipeline
 from dynast.semantics import load_image
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from dynast import DynaST, DynaSTConfig
-from dynast.inference.checkpoints import list_checkpoints, mark_task, resolve_checkpoint
+from dynast.inference.checkpoints import list_checkpoints, resolve_checkpoint
 from dynast.inference.cli import main
 from dynast.inference.pipeline import DynaSTPipeline
 from dynast.semantics import fit_to_size
@@ -60,8 +60,9 @@ def toy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     register_task(TOY)
     torch.manual_seed(0)
     root = tmp_path / "ckpts"
-    DynaST(DynaSTConfig(ngf=8, semantic_nc=2, ref_semantic_nc=2)).save_pretrained(root / "toy")
-    mark_task(root / "toy", "toy")
+    DynaST(DynaSTConfig(ngf=8, semantic_nc=2, ref_semantic_nc=2)).save_pretrained(
+        root / "toy", task="toy"
+    )
     monkeypatch.setenv("DYNAST_CHECKPOINTS_DIR", str(root))
     try:
         yield root

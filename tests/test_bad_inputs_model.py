@@ -16,7 +16,8 @@ from PIL import Image
 
 from conftest import random_inputs, tiny_config
 from dynast import DynaST, DynaSTConfig
-from dynast.pipeline import DynaSTPipeline, PipelineResult
+from dynast.inference.pipeline import DynaSTPipeline
+from dynast.inference.result import PipelineResult
 from dynast.semantics import FACE_CHANNELS, NoFaceFound, NoPersonFound, SemanticsError
 from dynast.tasks import pose_target_from_file
 from test_bad_inputs import (

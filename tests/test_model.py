@@ -153,6 +153,17 @@ def test_save_and_load_round_trip(tmp_path):
         assert torch.equal(model(*inputs).image, loaded(*inputs).image)
 
 
+def test_save_pretrained_names_the_task_in_the_config(tmp_path):
+    from dynast.persistence import is_checkpoint_dir, read_task
+
+    model = _model()
+    model.save_pretrained(tmp_path / "plain")
+    model.save_pretrained(tmp_path / "face", task="face")
+    assert is_checkpoint_dir(tmp_path / "face") and read_task(tmp_path / "face") == "face"
+    assert read_task(tmp_path / "plain") is None
+    assert DynaST.from_pretrained(tmp_path / "face").config == model.config  # metadata only
+
+
 def test_save_in_fp16_halves_the_file_and_loads_as_fp32(tmp_path):
     model = _model()
     model.save_pretrained(tmp_path / "fp32")

@@ -15,15 +15,10 @@ import torch
 from PIL import Image
 
 from dynast import DynaST, DynaSTConfig
-from dynast.pipeline import (
-    DynaSTPipeline,
-    MissingCheckpoint,
-    PipelineError,
-    PipelineResult,
-    list_checkpoints,
-    pose_target_from_file,
-    resolve_checkpoint,
-)
+from dynast.inference.checkpoints import list_checkpoints, resolve_checkpoint
+from dynast.inference.errors import MissingCheckpoint, PipelineError
+from dynast.inference.pipeline import DynaSTPipeline
+from dynast.inference.result import PipelineResult
 from dynast.semantics import (
     FACE_CHANNELS,
     MalformedKeypointFile,
@@ -31,6 +26,7 @@ from dynast.semantics import (
     NoPersonFound,
     SemanticsError,
 )
+from dynast.tasks import pose_target_from_file
 
 ROOT = Path(__file__).resolve().parent.parent
 EX = ROOT / "examples"

@@ -10,7 +10,6 @@ import torch
 from dynast import DynaST, DynaSTConfig
 from dynast.inference.errors import MissingCheckpoint, PipelineError, UnknownTask
 from dynast.inference.pipeline import DynaSTPipeline
-from dynast.pipeline import DynaSTPipeline as LegacyPipeline
 from test_pipeline import CONTENT, STYLE
 
 
@@ -45,7 +44,7 @@ def test_unknown_task_and_missing_checkpoint(tmp_path: Path) -> None:
         DynaSTPipeline("segmentation", device="cpu")
     missing = tmp_path / "not-there"
     with pytest.raises(MissingCheckpoint, match=str(missing)):
-        LegacyPipeline("pose", missing, device="cpu")  # no silent fallback to the shipped one
+        DynaSTPipeline("pose", missing, device="cpu")  # no silent fallback to the shipped one
     with pytest.raises(PipelineError, match="target_kind 'photo'"):
         DynaSTPipeline("style", model=DynaST(DynaSTConfig(ngf=8, semantic_nc=3,
                                                           ref_semantic_nc=0)),

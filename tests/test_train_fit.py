@@ -235,7 +235,11 @@ def test_export_writes_a_loadable_fp16_directory(tmp_path):
 
     model = DynaST(tiny_config())
     save_atomic(
-        {"generator": model.state_dict(), "model_config": model.config.to_dict()},
+        {
+            "generator": model.state_dict(),
+            "model_config": model.config.to_dict(),
+            "config": {"task": "face"},
+        },
         tmp_path / "latest.pt",
     )
     assert (
@@ -254,6 +258,9 @@ def test_export_writes_a_loadable_fp16_directory(tmp_path):
     )
     loaded = DynaST.from_pretrained(tmp_path / "out")
     torch.testing.assert_close(loaded.pos_embed, model.pos_embed, rtol=1e-3, atol=1e-3)
+    from dynast.persistence import read_task
+
+    assert read_task(tmp_path / "out") == "face"  # the run's task, written by export
 
 
 def test_skipped_files_counts_files_not_skip_events(tmp_path: Path) -> None:

@@ -17,8 +17,7 @@ import torch
 from app import zerogpu
 from conftest import random_inputs, tiny_config
 from dynast import DynaST
-from dynast.inference.pipeline import LocalRunner
-from dynast.pipeline import DynaSTPipeline
+from dynast.inference.pipeline import DynaSTPipeline, LocalRunner
 
 ROOT = Path(__file__).resolve().parent.parent
 FACE_REF = ROOT / "examples/face/reference/1_sean_28083.jpg"

@@ -43,5 +43,7 @@ def export(checkpoint_path: str | Path, out: str | Path, dtype: str = "fp32") ->
         load_checked(model, generator, f"{checkpoint_path} (generator)")
     except InvalidCheckpointError as err:
         raise checkpoint.CheckpointError(str(err)) from None
-    model.save_pretrained(out, dtype=DTYPES[dtype])
+    train_config = state.get("config")
+    task = train_config.get("task") if isinstance(train_config, dict) else None
+    model.save_pretrained(out, dtype=DTYPES[dtype], task=task if isinstance(task, str) else None)
     return model.eval()

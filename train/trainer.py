@@ -419,7 +419,7 @@ class Trainer:
         }
         if self.info.is_main:
             if self.step >= self.stop_step or self.cfg.schedule.max_minutes > 0:
-                self.generator.save_pretrained(self.out / "final")
+                self.generator.save_pretrained(self.out / "final", task=self.cfg.task)
             (self.out / "summary.json").write_text(json.dumps(summary, indent=2))
             if skipped:
                 print(

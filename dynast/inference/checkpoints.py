@@ -15,7 +15,6 @@ An explicit source that does not exist is an error naming it, never a silent fal
 """
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -28,12 +27,17 @@ from dynast.inference.sources import (
     fetch,
     parse_remote,
 )
+from dynast.persistence import (
+    CONFIG_NAME,
+    WEIGHTS_NAME,
+    is_checkpoint_dir,
+    read_config_fields,
+)
 
 __all__ = ["ALIASES", "REPO_ROOT", "checkpoint_task", "is_checkpoint_dir", "list_checkpoints",
-           "mark_task", "resolve_checkpoint", "search_roots"]
+           "resolve_checkpoint", "search_roots"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-CONFIG_NAME, WEIGHTS_NAME = "config.json", "model.safetensors"
 
 
 def _task_names() -> tuple[str, ...]:
@@ -52,20 +56,6 @@ def search_roots() -> list[Path]:
         roots.append(REPO_ROOT / "checkpoints")  # running from a checkout
     roots.append(cache_dir() / "checkpoints")
     return roots
-
-
-def is_checkpoint_dir(path: str | Path) -> bool:
-    """Whether ``path`` holds ``config.json`` and ``model.safetensors``."""
-    p = Path(path)
-    return (p / CONFIG_NAME).is_file() and (p / WEIGHTS_NAME).is_file()
-
-
-def _read_config(path: Path) -> dict | None:
-    try:
-        data = json.loads((path / CONFIG_NAME).read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def _task_from_channels(cfg: dict) -> str | None:
@@ -89,7 +79,7 @@ def checkpoint_task(path: str | Path) -> str | None:
     ``config.json`` or nothing decides.
     """
     p = Path(path)
-    cfg = _read_config(p)
+    cfg = read_config_fields(p)
     if cfg is None:
         return None
     if isinstance(cfg.get("task"), str):
@@ -99,20 +89,6 @@ def checkpoint_task(path: str | Path) -> str | None:
         if name.startswith(task):
             return task
     return _task_from_channels(cfg)
-
-
-def mark_task(directory: str | Path, task: str | None) -> None:
-    """Write ``"task"`` into a checkpoint's ``config.json`` (``task=None``: the task whose
-    semantic widths match, if exactly one does; otherwise leave the file as it is)."""
-    p = Path(directory)
-    cfg = _read_config(p)
-    if cfg is None:
-        raise MissingCheckpoint(f"{p} has no readable {CONFIG_NAME}")
-    task = task or _task_from_channels(cfg)
-    if task is None:
-        return
-    cfg = {"task": task, **{k: v for k, v in cfg.items() if k != "task"}}
-    (p / CONFIG_NAME).write_text(json.dumps(cfg, indent=2) + "\n", encoding="utf-8")
 
 
 def list_checkpoints(root: str | Path | None = None) -> dict[str, list[Path]]:

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dynast.inference.errors import CheckpointSourceError
+from dynast.persistence import CHECKPOINT_FILES, CONFIG_NAME, WEIGHTS_NAME, is_checkpoint_dir
 
 __all__ = ["ALIASES", "Alias", "DownloadFn", "ProgressFn", "RemoteSource", "cache_dir",
            "fetch", "parse_remote", "http_download", "gdown_download"]
@@ -112,7 +113,7 @@ def parse_remote(text: str) -> RemoteSource | None:
         return RemoteSource(text, "gdrive", file_id, f"gdrive-{file_id}")
     if text.startswith(("https://", "http://")):
         base = text.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
-        if not base.endswith((".pth", ".pt", "model.safetensors")):
+        if not base.endswith((".pth", ".pt", WEIGHTS_NAME)):
             raise CheckpointSourceError(
                 f"cannot use {text}: a checkpoint URL must end in .pth (the authors' "
                 "generator) or model.safetensors (with config.json beside it)")
@@ -232,16 +233,19 @@ def _check_file(path: Path, src: RemoteSource) -> None:
 
 def _convert(pth: Path, out_dir: Path, src: RemoteSource) -> None:
     """Authors' .pth -> DynaST directory (weights_only load, strict key check)."""
-    from dynast.convert import ConversionError, convert_state_dict, load_authors_checkpoint
-    from dynast.inference.checkpoints import mark_task
+    from dynast.convert import (
+        ConversionError,
+        authors_task,
+        convert_state_dict,
+        load_authors_checkpoint,
+    )
 
     try:
         model = convert_state_dict(load_authors_checkpoint(pth), src.task)
     except ConversionError as exc:
         raise CheckpointSourceError(
             f"the file from {src.text} is not a usable authors' generator: {exc}") from exc
-    model.save_pretrained(out_dir)
-    mark_task(out_dir, src.task)
+    model.save_pretrained(out_dir, task=src.task or authors_task(model.config))
 
 
 def _fetch_files(src: RemoteSource, work: Path, progress: ProgressFn | None,
@@ -254,12 +258,12 @@ def _fetch_files(src: RemoteSource, work: Path, progress: ProgressFn | None,
         _convert(pth, work / "model", src)
         return
     fetch_one = download or http_download
-    if src.location.split("?", 1)[0].endswith("model.safetensors"):
-        base = src.location.split("?", 1)[0][: -len("model.safetensors")]
+    if src.location.split("?", 1)[0].endswith(WEIGHTS_NAME):
+        base = src.location.split("?", 1)[0][: -len(WEIGHTS_NAME)]
         (work / "model").mkdir()
-        fetch_one(src.location, work / "model" / "model.safetensors", progress)
-        _check_file(work / "model" / "model.safetensors", src)
-        fetch_one(base + "config.json", work / "model" / "config.json", None)
+        fetch_one(src.location, work / "model" / WEIGHTS_NAME, progress)
+        _check_file(work / "model" / WEIGHTS_NAME, src)
+        fetch_one(base + CONFIG_NAME, work / "model" / CONFIG_NAME, None)
         return
     pth = work / "latest_net_G.pth"
     fetch_one(src.location, pth, progress)
@@ -277,10 +281,10 @@ def fetch(src: RemoteSource, *, progress: ProgressFn | None = None,
     if src.kind == "hub":
         return _fetch_hub(src)
     final = cache_dir() / "checkpoints" / src.name
-    if (final / "model.safetensors").is_file():
+    if is_checkpoint_dir(final):
         return final  # cache hit: no network
     with _locked(cache_dir() / "locks" / f"{src.name}.lock"):
-        if (final / "model.safetensors").is_file():
+        if is_checkpoint_dir(final):
             return final  # another thread or process fetched it meanwhile
         downloads = cache_dir() / "downloads"
         downloads.mkdir(parents=True, exist_ok=True)
@@ -314,7 +318,7 @@ def _fetch_hub(src: RemoteSource) -> Path:
 
     try:
         path = snapshot_download(src.location, revision=src.revision,
-                                 allow_patterns=["config.json", "model.safetensors"],
+                                 allow_patterns=list(CHECKPOINT_FILES),
                                  cache_dir=str(cache_dir() / "hub"))
     except Exception as exc:  # noqa: BLE001 - offline, unknown repo, revision, auth
         why = _why(exc)
