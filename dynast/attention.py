@@ -19,13 +19,13 @@ gathered set given by a ``CandidateFn`` (``inter_scale_candidates``: 4k per quer
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Callable
 
 import torch
 
 from dynast.links import links_for
+from dynast.precision import float32
 
 # candidates(start, end) -> (B, end - start, n) long indices into the reference tokens.
 CandidateFn = Callable[[int, int], torch.Tensor]
@@ -97,13 +97,6 @@ def warp_weights(logits: torch.Tensor, kept: torch.Tensor) -> torch.Tensor:
     peak = torch.where(kept > 0, logits, torch.full_like(logits, floor)).amax(-1, keepdim=True)
     e = kept * torch.exp((logits - peak.detach()).clamp(max=0.0))
     return e / (e.sum(-1, keepdim=True) + WARP_EPS)
-
-
-@contextlib.contextmanager
-def _float32(*tensors: torch.Tensor) -> Iterator[list[torch.Tensor]]:
-    """Autocast off and the tensors in at least float32 (sparse logits are q.k x 100)."""
-    with torch.autocast(tensors[0].device.type, enabled=False):
-        yield [t.to(torch.promote_types(t.dtype, torch.float32)) for t in tensors]
 
 
 def _rows_per_chunk(total: int, per_row: int, chunk_elems: int) -> int:
@@ -206,7 +199,7 @@ def dense_attention(
     t = c**0.5 if temperature is None else temperature
     out = _Collected(nq, dtype)
     rows = _rows_per_chunk(nq, b * nk * 2, chunk_elems)
-    with _float32(q, k, v, q_prune, k_prune) as (q, k, v, q_prune, k_prune):
+    with float32(q, k, v, q_prune, k_prune) as (q, k, v, q_prune, k_prune):
         warp_source = None if warp_source is None else warp_source.to(q.dtype)
         for s in range(0, nq, rows):
             e = min(nq, s + rows)
@@ -270,9 +263,8 @@ def sparse_attention(
             reference indices (B, Nq, k): the next block's matches.
         return_matches: also return every candidate's index, A, D and W.
 
-    Runs in float32 with autocast off whatever the inputs' dtype (the logits are q.k / 0.01:
-    bf16 rounding of q.k would be magnified 100x); output, confidence and warp come back in
-    q's dtype, matches in float32.
+    Runs in float32 with autocast off whatever the inputs' dtype (why: :mod:`dynast.precision`);
+    output, confidence and warp come back in q's dtype, matches in float32.
     """
     dtype = q.dtype
     b, nq, c = q.shape
@@ -280,7 +272,7 @@ def sparse_attention(
     width = max(c, v.shape[-1], q_prune.shape[-1])
     out = _Collected(nq, dtype)
     rows = _rows_per_chunk(nq, b * n * width, chunk_elems)
-    with _float32(q, k, v, q_prune, k_prune) as (q, k, v, q_prune, k_prune):
+    with float32(q, k, v, q_prune, k_prune) as (q, k, v, q_prune, k_prune):
         warp_source = None if warp_source is None else warp_source.to(q.dtype)
         for s in range(0, nq, rows):
             e = min(nq, s + rows)

@@ -51,8 +51,7 @@ from dynast.attention import (
 )
 from dynast.bench_report import format_table, plot, ratio_line, ratios, rereport
 from dynast.inference import runtime
-
-PRECISIONS = runtime.PRECISIONS
+from dynast.precision import DTYPES, PRECISIONS
 
 
 # --------------------------------------------------------------------------- naive reference
@@ -244,7 +243,7 @@ def _run_child(spec: dict, timeout: float) -> dict:
 def gemm_tflops(device: str, dtype: str, n: int = 1024, repeats: int = 3) -> float:
     """Dense n x n matmul throughput (TFLOP/s) of ``device`` in ``dtype`` right now."""
     dev = torch.device(device)
-    torch_dtype = runtime.DTYPES[dtype]
+    torch_dtype = DTYPES[dtype]
     a = torch.randn(n, n, device=dev, dtype=torch_dtype)
     b = torch.randn(n, n, device=dev, dtype=torch_dtype)
     a @ b

@@ -4,15 +4,13 @@ every call.
 Under ``torch.autocast`` an eval-mode generator with gradients off runs on this copy (see
 ``DynaST.forward``): spectral norms evaluated and baked into the weights, each residual
 block's BatchNorm folded into its convolution, every weight cast once to the autocast
-dtype, except the transformer blocks' projections and the position path, which stay in
-float32 with the attention itself (see ``FLOAT32_PROJECTIONS``).
+dtype, except the modules the model lists in ``_keep_in_fp32_modules``, which stay in float32
+with the attention itself (why: :mod:`dynast.precision`).
 The copy is built on the meta device and filled with the cast tensors, so the float32
 weights are never duplicated.
 """
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -21,23 +19,12 @@ from torch.nn.utils.fusion import fuse_conv_bn_weights
 
 from dynast.layers import ResidualBlock
 
-if TYPE_CHECKING:  # pragma: no cover
-    from dynast.model import DynaST
 
-# Kept in float32: the transformer blocks' projections (they feed the logits, q.k / 0.01 in
-# sparse blocks, the pruning gates' signs and the top-k choices every finer level inherits)
-# and the position path (pos_embed, pos_up) that goes straight into them.
-FLOAT32_PROJECTIONS = ("to_q", "to_k", "to_v", "prune_q", "prune_k")
-
-
-def _keeps_float32(name: str, model: nn.Module) -> bool:
-    """Whether the tensor ``name`` stays in float32 in the cast copy."""
+def _keeps_float32(name: str, keep: tuple[str, ...]) -> bool:
+    """Whether the tensor ``name`` (a state-dict key) stays in float32: it, or a module it
+    belongs to, is named in ``keep`` (names of tensors or modules, matched on whole parts)."""
     parts = name.split(".")
-    if parts[0] == "pos_embed" or "pos_up" in parts:
-        return True
-    if len(parts) < 3 or parts[-2] not in FLOAT32_PROJECTIONS:
-        return False
-    return hasattr(model.get_submodule(".".join(parts[:-2])), "kind")
+    return any(part in keep for part in parts)
 
 
 def _effective_state(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -72,7 +59,7 @@ def _effective_state(model: nn.Module) -> dict[str, torch.Tensor]:
     return state
 
 
-def _skeleton(model: "DynaST") -> "DynaST":
+def _skeleton(model: nn.Module) -> nn.Module:
     """An empty (meta) generator of the same architecture without parametrizations and with
     the residual blocks' BatchNorms replaced by identities."""
     with torch.device("meta"):
@@ -87,10 +74,12 @@ def _skeleton(model: "DynaST") -> "DynaST":
 
 
 @torch.no_grad()
-def cast_copy(model: "DynaST", dtype: torch.dtype) -> "DynaST":
-    """An eval-mode inference copy of ``model`` in ``dtype`` (see the module docstring)."""
+def cast_copy(model: nn.Module, dtype: torch.dtype) -> nn.Module:
+    """An eval-mode inference copy of ``model`` (a DynaST) in ``dtype`` (see the module
+    docstring)."""
     if model.training:
         raise ValueError("cast_copy needs a model in eval mode (BatchNorm statistics are folded)")
+    keep = tuple(model._keep_in_fp32_modules)
     with parametrize.cached():
         state = _effective_state(model)
     state = {
@@ -98,7 +87,7 @@ def cast_copy(model: "DynaST", dtype: torch.dtype) -> "DynaST":
         for name, t in state.items()
     }
     state = {
-        name: t if not t.is_floating_point() or _keeps_float32(name, model) else t.to(dtype)
+        name: t if not t.is_floating_point() or _keeps_float32(name, keep) else t.to(dtype)
         for name, t in state.items()
     }
     copy = _skeleton(model)
@@ -112,3 +101,21 @@ def state_version(model: nn.Module) -> tuple:
         (t.data_ptr(), t._version, t.device, t.dtype)
         for t in [*model.parameters(), *model.buffers()]
     )
+
+
+class InferenceCopies:
+    """A model's one cast copy (:func:`cast_copy`), kept beside it and rebuilt when the
+    weights or the dtype change. A plain object, so the copy is not a submodule of the
+    model (not in its state dict, not moved by ``.to``)."""
+
+    def __init__(self) -> None:
+        self._key: tuple | None = None
+        self._copy: nn.Module | None = None
+
+    def get(self, model: nn.Module, dtype: torch.dtype) -> nn.Module:
+        """``model``'s copy in ``dtype`` (built on first use, reused while unchanged)."""
+        key = (dtype, state_version(model))
+        if self._copy is None or self._key != key:
+            self._copy = None  # free the old copy before building the new one
+            self._copy, self._key = cast_copy(model, dtype), key
+        return self._copy

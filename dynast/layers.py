@@ -5,9 +5,6 @@ All 3x3 convolutions use reflect padding, as in the authors' release.
 
 from __future__ import annotations
 
-import contextlib
-from typing import Iterator
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -51,42 +48,6 @@ def l2_normalize(x: torch.Tensor, eps: float = 1e-10, dim: int = 1) -> torch.Ten
     in x's dtype."""
     norm = torch.linalg.vector_norm(x, dim=dim, keepdim=True, dtype=torch.float32)
     return (x / (norm + eps)).to(x.dtype)
-
-
-def _tf32_switches() -> list[tuple[object, str, object]]:
-    """(object, attribute, value meaning 'no TF32') for cuDNN convolutions and CUDA matmuls."""
-    conv = getattr(torch.backends.cudnn, "conv", None)
-    if conv is not None and hasattr(conv, "fp32_precision"):  # torch >= 2.9
-        return [
-            (conv, "fp32_precision", "ieee"),
-            (torch.backends.cuda.matmul, "fp32_precision", "ieee"),
-        ]
-    return [
-        (torch.backends.cudnn, "allow_tf32", False),
-        (torch.backends.cuda.matmul, "allow_tf32", False),
-    ]
-
-
-def tf32_enabled() -> bool:
-    """Whether cuDNN convolutions or CUDA matmuls may use TF32 now."""
-    return any(getattr(obj, attr) != off for obj, attr, off in _tf32_switches())
-
-
-@contextlib.contextmanager
-def tf32_disabled() -> Iterator[None]:
-    """TF32 off inside for cuDNN convolutions and CUDA float32 matmuls (Ampere and later use
-    it by default for convolutions): the sparse logits are q.k / 0.01, so TF32's 10-bit
-    mantissa in the q/k projections would be magnified 100x. Process-wide flags, restored
-    on exit; no effect on CPU computations."""
-    switches = _tf32_switches()
-    saved = [getattr(obj, attr) for obj, attr, _ in switches]
-    try:
-        for obj, attr, off in switches:
-            setattr(obj, attr, off)
-        yield
-    finally:
-        for (obj, attr, _), value in zip(switches, saved):
-            setattr(obj, attr, value)
 
 
 class SPADE(nn.Module):

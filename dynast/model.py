@@ -26,7 +26,7 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 from dynast.attention import AttentionKernels
-from dynast.cast import cast_copy, state_version
+from dynast.cast import InferenceCopies
 from dynast.config import LEVEL_STRIDES, DynaSTConfig
 from dynast.inputs import InvalidInputError, check_inputs, check_target, check_top_k
 from dynast.layers import FeaturePyramid, SPADEResBlock, Upsample, conv3x3
@@ -39,6 +39,7 @@ from dynast.output import (
     collect_output,
 )
 from dynast.persistence import WEIGHTS_NAME, load_checked, load_pretrained, save_pretrained
+from dynast.precision import autocast_off
 from dynast.transformer import TransformerBlock
 
 __all__ = [
@@ -183,10 +184,15 @@ class DynaST(nn.Module):
     ``kernels`` chooses the attention implementation (default: ``dynast.attention``'s).
     """
 
+    # Stay float32 in bf16 / fp16 inference (dynast.cast) and run with autocast off: the
+    # transformer blocks' projections and the position path feeding them (dynast.precision).
+    _keep_in_fp32_modules = ("pos_embed", "pos_up", "to_q", "to_k", "to_v", "prune_q", "prune_k")
+
     def __init__(self, config: DynaSTConfig, *, kernels: AttentionKernels | None = None) -> None:
         super().__init__()
         self.config = cfg = config
         self.kernels = kernels = kernels or AttentionKernels()
+        self._inference_copies = InferenceCopies()
         widths = [cfg.channels(level) for level in (1, 2, 3, 4)]
         ref_nc = 3 + cfg.ref_semantic_nc
         self.target_encoder = FeaturePyramid(cfg.semantic_nc, widths)
@@ -227,7 +233,7 @@ class DynaST(nn.Module):
         top_k = check_top_k(top_k, self.config.top_k, ref_image.shape[-2:])
         runner = self._runner(ref_image.device)
         if runner is not self:
-            with torch.autocast(ref_image.device.type, enabled=False):
+            with autocast_off(ref_image.device):
                 return runner(
                     ref_image,
                     ref_semantics,
@@ -256,7 +262,7 @@ class DynaST(nn.Module):
         check_inputs(self.config, ref_image, ref_semantics, None)
         runner = self._runner(ref_image.device)
         if runner is not self:
-            with torch.autocast(ref_image.device.type, enabled=False):
+            with autocast_off(ref_image.device):
                 return runner.encode_reference(ref_image, ref_semantics)
         with self._weights_cached():
             return self._encode_reference(ref_image, ref_semantics)
@@ -280,7 +286,7 @@ class DynaST(nn.Module):
         top_k = check_top_k(top_k, self.config.top_k, target_semantics.shape[-2:])
         runner = self._runner(target_semantics.device)
         if runner is not self:
-            with torch.autocast(target_semantics.device.type, enabled=False):
+            with autocast_off(target_semantics.device):
                 return runner.generate(reference, target_semantics, return_warps,
                                        return_matches, top_k=top_k, on_level=on_level)
         if reference.dtype != self.to_image.weight.dtype:
@@ -348,12 +354,7 @@ class DynaST(nn.Module):
         once to the autocast dtype (``dynast.cast``), rebuilt when the weights change."""
         if self.training or torch.is_grad_enabled() or not torch.is_autocast_enabled(device.type):
             return self
-        key = (torch.get_autocast_dtype(device.type), state_version(self))
-        cached = self.__dict__.get("_cast_copy")
-        if cached is None or cached[0] != key:
-            self.__dict__["_cast_copy"] = None  # free the old copy before building the new one
-            self.__dict__["_cast_copy"] = (key, cast_copy(self, key[0]))
-        return self.__dict__["_cast_copy"][1]
+        return self._inference_copies.get(self, torch.get_autocast_dtype(device.type))
 
     def position_grid(self, height: int, width: int) -> torch.Tensor:
         """The learned level-4 position embedding at (height, width): (1, 8*pos_dim, height, width).

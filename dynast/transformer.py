@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -15,7 +13,8 @@ from dynast.attention import (
     inter_scale_candidates,
 )
 from dynast.config import DynaSTConfig
-from dynast.layers import SPADE, ResidualBlock, l2_normalize, positional_norm, tf32_disabled
+from dynast.layers import SPADE, ResidualBlock, l2_normalize, positional_norm
+from dynast.precision import autocast_off, tf32_disabled
 
 DENSE_MATCHES_KEPT = 16  # candidates per query kept for inspection in dense blocks
 
@@ -51,12 +50,6 @@ class TransformerBlock(nn.Module):
         self.prune_k = nn.Conv2d(qk, prune, 1)  # Phi
         self.spade = SPADE(c, cfg.semantic_nc)
         self.res_block = ResidualBlock(c)
-
-    def _projection_precision(self, x: torch.Tensor) -> contextlib.AbstractContextManager:
-        """Autocast off for the projections: they feed the logits (q.k / 0.01 in sparse
-        blocks), the pruning gates' signs and the top-k choices that every finer level
-        inherits, so bf16 rounding there flips matches."""
-        return torch.autocast(x.device.type, enabled=False)
 
     def _project(
         self, x: torch.Tensor, kv: torch.Tensor, pos: torch.Tensor
@@ -118,9 +111,9 @@ class TransformerBlock(nn.Module):
         warp_source: torch.Tensor | None,
         return_matches: bool,
     ) -> AttentionResult:
-        """Project and attend (TF32 off: see ``tf32_disabled``)."""
+        """Project and attend (TF32 off: see :mod:`dynast.precision`)."""
         h, w = x.shape[-2:]
-        with self._projection_precision(x):
+        with autocast_off(x.device):  # float32 projections: see dynast.precision
             args = self._project(x, kv, pos)
         source = None if warp_source is None else _tokens(warp_source)
         chunk = self.kernels.chunk_for(x.device)

@@ -7,7 +7,8 @@ import torch
 from conftest import random_inputs, tiny_config
 from dynast import DynaST
 from dynast.attention import AttentionKernels, sparse_attention
-from dynast.layers import l2_normalize, positional_norm, tf32_enabled
+from dynast.layers import l2_normalize, positional_norm
+from dynast.precision import tf32_enabled
 
 
 def _model() -> DynaST:
@@ -21,20 +22,23 @@ def test_autocast_inference_runs_on_one_cast_copy_rebuilt_when_weights_change():
     inputs = random_inputs(cfg)
     with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
         first = model(*inputs).image
-        copy = model.__dict__["_cast_copy"][1]
+        copies = model._inference_copies
+        copy = copies.get(model, torch.bfloat16)  # the one the call built
         model(*inputs)
-        assert model.__dict__["_cast_copy"][1] is copy  # cast once, reused
+        assert copies.get(model, torch.bfloat16) is copy  # cast once, reused
     block = copy.levels["level1"].blocks[0]
     assert copy.to_image.weight.dtype == torch.bfloat16
     assert block.res_block.conv1.weight.dtype == torch.bfloat16
     assert block.to_q.weight.dtype == torch.float32  # projections stay float32
+    assert copy.pos_embed.dtype == torch.float32  # so does the position path
+    assert set(DynaST._keep_in_fp32_modules) >= {"to_q", "to_k", "pos_embed"}
     assert isinstance(block.res_block.norm1, torch.nn.Identity)  # BatchNorm folded
     assert all(p.dtype == torch.float32 for p in model.parameters())  # the model itself untouched
     with torch.no_grad():
         model.to_image.bias.add_(0.5)
     with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
         second = model(*inputs).image
-    assert model.__dict__["_cast_copy"][1] is not copy
+        assert copies.get(model, torch.bfloat16) is not copy
     assert (second - first).abs().max() > 0.01
 
 

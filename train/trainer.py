@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from dynast.precision import autocast
 from dynast.semantics import close_detectors
 from train import checkpoint
 from train.config import TrainConfig, config_to_dict
@@ -67,18 +67,6 @@ FP16_WARNING = (
     f"its GradScaler starts at {G_FP16_INIT_SCALE:g} and the first steps may be skipped. "
     "Prefer run.precision=bf16 (Ampere or newer GPUs) or fp32."
 )
-
-
-def autocast_context(precision: str, device: torch.device):
-    """bf16 or fp16 autocast on the device, or nothing for fp32 (fp16 uses a GradScaler; on a CPU
-    it works but is slow: meant for GPUs)."""
-    if precision == "fp32":
-        return nullcontext()
-    if precision not in ("bf16", "fp16"):
-        raise ValueError(f"precision must be fp32, bf16 or fp16, got {precision!r}")
-    return torch.autocast(
-        device.type, dtype=torch.bfloat16 if precision == "bf16" else torch.float16
-    )
 
 
 def lr_factor(step: int, total_steps: int, decay_steps: int) -> float:
@@ -268,7 +256,7 @@ class Trainer:
         d_module = self.discriminator
         if d_module is not None:
             d_module.requires_grad_(False)
-        with autocast_context(precision, dev):
+        with autocast(dev, precision):
             out = self.g_ddp(
                 batch["ref_image"],
                 batch.get("ref_semantics"),
@@ -288,7 +276,7 @@ class Trainer:
         if d_runs:
             for p in self.d_params:
                 p.requires_grad_(True)
-            with autocast_context(precision, dev):  # D sees the output made before G steps
+            with autocast(dev, precision):  # D sees the output made before G steps
                 d_terms = self.objective.discriminator(out.image.detach(), batch, self.d_ddp)
             self.opt_d.zero_grad(set_to_none=True)
             self.scaler_d.scale(d_terms.total).backward()

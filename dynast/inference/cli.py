@@ -30,7 +30,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from dynast.inference.runtime import PRECISIONS
+from dynast.precision import PRECISIONS
 from dynast.video.cli import add_animate_parser, animate_command
 
 __all__ = ["main"]

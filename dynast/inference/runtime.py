@@ -18,19 +18,13 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Literal
+from typing import Iterator
 
 import torch
 
 from dynast.inference.errors import PipelineError
+from dynast.precision import PRECISIONS, Precision, autocast
 
-Precision = Literal["fp32", "bf16", "fp16"]
-PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16")
-DTYPES: dict[str, torch.dtype] = {
-    "fp32": torch.float32,
-    "bf16": torch.bfloat16,
-    "fp16": torch.float16,
-}
 NATIVE_BF16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
 
 
@@ -136,19 +130,15 @@ def check_precision(precision: str) -> Precision:
 def precision_context(device: torch.device | str, precision: str) -> Iterator[None]:
     """Run the enclosed model call on ``device`` in ``precision``.
 
-    fp32: autocast off. bf16/fp16: ``torch.autocast(device.type, dtype)``; ``DynaST``
-    recognises it and runs on its weights cast once to that dtype (attention logits and
-    softmax stay in float32). On CUDA, ``cudnn.benchmark`` is on inside.
+    :func:`dynast.precision.autocast` (the precision policy), with ``cudnn.benchmark`` on
+    inside on CUDA.
     """
     device = torch.device(device)
     precision = check_precision(precision)
     with contextlib.ExitStack() as stack:
         if device.type == "cuda":
             stack.enter_context(_cudnn_benchmark())
-        if precision == "fp32":
-            stack.enter_context(torch.autocast(device.type, enabled=False))
-        else:
-            stack.enter_context(torch.autocast(device.type, dtype=DTYPES[precision]))
+        stack.enter_context(autocast(device, precision))
         yield
 
 

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from dynast.inference.runtime import PRECISIONS
+from dynast.precision import PRECISIONS
 
 __all__ = ["add_animate_parser", "animate_command"]
 
