@@ -242,7 +242,7 @@ def cli_refuses(argv: list[str], capsys: pytest.CaptureFixture, pattern: str) ->
     capsys.readouterr()
     try:
         code = main(argv)
-    except SystemExit as exc:  # argparse's own errors (one line, status 2, see _Parser)
+    except SystemExit as exc:  # argparse: one line, status 2 (OneLineErrorParser)
         code = exc.code
     err = capsys.readouterr().err
     lines = err.strip().splitlines()

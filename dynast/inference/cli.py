@@ -24,12 +24,13 @@ import argparse
 import contextlib
 import json
 import os
-import re
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
+from dynast.cli_args import OneLineErrorParser, parse_size, writable_dir
+from dynast.inference.errors import PipelineError
 from dynast.precision import PRECISIONS
 from dynast.video.cli import add_animate_parser, animate_command
 
@@ -38,18 +39,13 @@ __all__ = ["main"]
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse with usage errors as one line on stderr and exit status 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
-
-
 def _parser() -> argparse.ArgumentParser:
     from dynast.tasks import task_names
 
-    parser = _Parser(prog="python -m dynast", description="DynaST from the command line.")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = OneLineErrorParser(
+        prog="python -m dynast", description="DynaST from the command line."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineErrorParser)
     gen = sub.add_parser("generate", help="generate images from a reference and targets")
     gen.add_argument("--task", required=True, choices=task_names())
     gen.add_argument("--reference", required=True, type=Path, help="reference (style) image")
@@ -107,24 +103,7 @@ def _native_stderr_silenced(enabled: bool) -> Iterator[None]:
         sys.stderr = old_stderr
 
 
-def _parse_size(text: str | None) -> int | tuple[int, int] | None:
-    from dynast.inference.errors import PipelineError
-
-    if text is None:
-        return None
-    parts = text.lower().split("x")
-    # ASCII digits only ("²⁵⁶" passes isdigit but not int), and few of them (int() refuses
-    # thousands of digits): the pipeline says which sizes fit the task
-    if not all(re.fullmatch(r"\s*[0-9]{1,6}\s*", p) for p in parts) or len(parts) not in (1, 2):
-        raise PipelineError(f"--size must be N (the long side) or HxW in digits 0-9, e.g. 256 "
-                            f"or 256x176, got {text[:40]!r}")
-    nums = [int(p) for p in parts]
-    return nums[0] if len(nums) == 1 else (nums[0], nums[1])
-
-
 def _targets(paths: Sequence[Path]) -> list[Path]:
-    from dynast.inference.errors import PipelineError
-
     found: list[Path] = []
     for p in paths:
         if p.is_dir():
@@ -140,19 +119,8 @@ def _targets(paths: Sequence[Path]) -> list[Path]:
     return found
 
 
-def _writable_dir(path: Path, what: str) -> None:
-    from dynast.inference.errors import PipelineError
-
-    if path.exists() and not path.is_dir():
-        raise PipelineError(f"{what} {path} exists and is not a folder")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise PipelineError(f"cannot create {what} {path}: {exc.strerror or exc}") from exc
-
-
 def _save_warps(result: Any, folder: Path) -> None:
-    _writable_dir(folder, "--warps-dir")
+    writable_dir(folder, "--warps-dir", PipelineError)
     for i, ((warp, _), (conf, _), b) in enumerate(zip(result.warps, result.confidences,
                                                       result.blocks)):
         stem = f"block{i + 1:02d}_level{b.level}_{b.kind}"
@@ -187,11 +155,11 @@ def _generate(args: argparse.Namespace) -> int:
     if args.out is not None:
         if args.out.suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp"):
             raise PipelineError(f"--out must end in .png, .jpg or .webp, got {args.out}")
-        _writable_dir(args.out.parent, "the folder of --out")
+        writable_dir(args.out.parent, "the folder of --out", PipelineError)
     else:
-        _writable_dir(args.out_dir, "--out-dir")
+        writable_dir(args.out_dir, "--out-dir", PipelineError)
     pipe = DynaSTPipeline(spec.name, args.checkpoint, device=args.device,
-                          precision=args.precision, resolution=_parse_size(args.size),
+                          precision=args.precision, resolution=parse_size(args.size, PipelineError),
                           top_k=args.top_k)
     reports, failures = [], 0
     bar = None

@@ -81,7 +81,7 @@ _MODELS_LOCK = threading.Lock()
 
 def load_model(path: Path, device: torch.device) -> tuple[DynaST, float]:
     """Load (once per process) the model in ``path`` onto ``device``; (model, seconds spent)."""
-    from dynast import DynaST
+    from dynast.model import DynaST
 
     key = (str(path.resolve()), str(device))
     with _MODELS_LOCK:

@@ -28,10 +28,10 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
 
 import numpy as np
 
+from dynast.cli_args import OneLineErrorParser
 from dynast.semantics.errors import SemanticsError
 from dynast.semantics.face_photo import face_semantics_from_photo
 from dynast.semantics.face_sketch import face_semantics_from_sketch
@@ -45,16 +45,11 @@ from dynast.semantics.pose_render import render_pose
 __all__ = ["main"]
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse with usage errors as one line on stderr and exit status 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"error: {message} (see python -m dynast.semantics --help)\n")
-
-
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m dynast.semantics", description="Make DynaST semantics.")
-    sub = parser.add_subparsers(dest="kind", required=True, parser_class=_Parser)
+    parser = OneLineErrorParser(
+        prog="python -m dynast.semantics", description="Make DynaST semantics."
+    )
+    sub = parser.add_subparsers(dest="kind", required=True, parser_class=OneLineErrorParser)
     pose = sub.add_parser("pose", help="20-channel OpenPose semantics")
     src = pose.add_mutually_exclusive_group(required=True)
     src.add_argument("--from-image", nargs="+", metavar="IMG", type=Path)

@@ -54,7 +54,7 @@ def add_animate_parser(sub: Any) -> None:
 
 def animate_command(args: argparse.Namespace) -> int:
     """Run ``animate``; input problems raise ``ValueError`` (the CLI prints one line, exit 2)."""
-    from dynast.inference.cli import _parse_size, _writable_dir
+    from dynast.cli_args import parse_size, writable_dir
     from dynast.inference.errors import PipelineError
     from dynast.video.animate import AnimateOptions, PoseAnimator
     from dynast.video.smoothing import OneEuro
@@ -65,9 +65,9 @@ def animate_command(args: argparse.Namespace) -> int:
         raise PipelineError(f"--reference {args.reference} does not exist or is not a file")
     if not args.driving.exists():
         raise PipelineError(f"--driving {args.driving} does not exist")
-    _writable_dir(args.out.parent, "the folder of --out")
+    writable_dir(args.out.parent, "the folder of --out", PipelineError)
     options = AnimateOptions(
-        size=_parse_size(args.size), max_frames=args.max_frames, fps=args.fps,
+        size=parse_size(args.size, PipelineError), max_frames=args.max_frames, fps=args.fps,
         batch=args.batch, top_k=args.top_k,
         smoothing=None if args.no_smoothing else OneEuro(),
         fit_reference=not args.no_fit).checked()
