@@ -90,7 +90,6 @@ def warm_up(settings: AppSettings) -> None:
             remote.start()
 
     def load_defaults() -> None:
-        from dynast.inference.pipeline import DynaSTPipeline
         from dynast.tasks import task_names
 
         for task in task_names():
@@ -98,7 +97,7 @@ def warm_up(settings: AppSettings) -> None:
             if entry is None:
                 continue
             try:
-                DynaSTPipeline(task, entry.path, device=settings.device).model
+                settings.pipeline(task, entry.path).model
             except Exception as exc:  # noqa: BLE001 - the tab reports it at the first request
                 LOG.warning("preloading %s failed: %s", entry.name, exc)
 

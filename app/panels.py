@@ -32,8 +32,6 @@ from app.gallery import (
 )
 from app.media import ResultStore, png_file, release_memory
 from app.settings import AppSettings
-from dynast.inference.pipeline import DynaSTPipeline
-from dynast.inference.runtime import default_precision
 from dynast.tasks import get_task
 
 __all__ = ["Options", "Outputs", "TabText", "advanced_options", "output_panel", "wire_run",
@@ -77,11 +75,6 @@ class Options:
         return [self.resolution, self.top_k, self.precision, self.checkpoint, self.fit]
 
 
-def auto_precision(settings: AppSettings) -> str:
-    """What "auto" precision means with these settings."""
-    return settings.auto_precision or default_precision(settings.device or "cpu")
-
-
 def checkpoint_note(settings: AppSettings, task: str, name: str | None = None) -> str:
     """One line naming the checkpoint a tab uses and its limit (from its model card)."""
     entries = settings.catalogue(task)
@@ -119,7 +112,7 @@ def advanced_options(task: str, settings: AppSettings) -> Options:
                 info="Matches each pixel passes to the next block (paper: 4)."), "top-k", "4")
         with gr.Row():
             precision = gr.Radio(["auto", "fp32", "bf16"], value="auto", label="Precision",
-                                 info=f"auto = {auto_precision(settings)} here.")
+                                 info=f"auto = {settings.auto_precision} here.")
             names = [e.name for e in entries]
             checkpoint = gr.Dropdown(names, value=names[0] if names else None,
                                      label="Checkpoint", allow_custom_value=False,
@@ -218,16 +211,15 @@ def run_task(settings: AppSettings, store: ResultStore, task: str, reference: An
     checkpoint, fit) and return the values of :meth:`Outputs.run_outputs`."""
     resolution, top_k, precision, checkpoint, fit = options
     entry, note = settings.answering(settings.checkpoint(task, checkpoint))
-    extra = {"runner": settings.runner} if settings.runner is not None else {}
-    pipe = DynaSTPipeline(task, entry.path, device=settings.device, **extra)
+    pipe = settings.pipeline(task, entry.path)
 
     def stage(fraction: float, what: str) -> None:
         if progress is not None:
             progress(fraction, desc=what)
 
     result = pipe(reference, target, resolution=_number(resolution), top_k=_number(top_k),
-                  precision=auto_precision(settings) if precision in (None, "", "auto")
-                  else precision, target_kind=target_kind, fit=bool(fit), progress=stage)
+                  precision=None if precision in (None, "", "auto") else precision,
+                  target_kind=target_kind, fit=bool(fit), progress=stage)
     warnings = [note, *result.warnings] if note else list(result.warnings)
     limit = f" ({entry.limit})" if entry.limit else ""
     status = status_markdown(timings=f"{result.timings_text()} · checkpoint {entry.name}{limit}",
@@ -251,7 +243,7 @@ def run_task(settings: AppSettings, store: ResultStore, task: str, reference: An
               if result.pasted is not None else gr.Image(value=None, visible=False),
               store.put(result))
     h, w = result.resolution
-    del result, pipe
+    del result
     if h * w > LARGE_RUN_PIXELS:
         release_memory(settings.device)
     return values

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,8 @@ from typing import Any
 from app.fetch import AUTHORS_POSE, AUTHORS_POSE_LIMIT, RemoteCheckpoint
 from dynast.inference.checkpoints import list_checkpoints, resolve_checkpoint
 from dynast.inference.errors import MissingCheckpoint
-from dynast.inference.runtime import default_device
+from dynast.inference.pipeline import DynaSTPipeline
+from dynast.inference.runtime import default_device, default_precision
 
 __all__ = ["AppSettings", "CheckpointEntry", "env_settings", "card_limit"]
 
@@ -70,8 +72,8 @@ class AppSettings:
         device: "cuda" / "cpu" (default: CUDA when present).
         on_space: running as a Hugging Face Space (``SPACE_ID`` set).
         runner: the model runner handed to the pipeline (ZeroGPU on a Space), or None.
-        auto_precision: what "auto" precision means (None: the pipeline's default for the
-            device; on ZeroGPU the GPU's, from the runner).
+        auto_precision: what "auto" precision means (None: the fastest native one of the
+            device; on ZeroGPU the GPU's, from the runner). Every pipeline gets it.
         result_slots: how many results (with their matches) the server keeps for the
             inspector; older ones are dropped.
         remotes: task -> checkpoints fetched on demand (default: the authors' DeepFashion
@@ -91,10 +93,24 @@ class AppSettings:
 
     def __post_init__(self) -> None:
         self.device = self.device or str(default_device())
+        self.auto_precision = self.auto_precision or default_precision(self.device)
         self._catalogue: dict[str, list[CheckpointEntry]] = {}
+        self._pipelines: dict[tuple[str, str], DynaSTPipeline] = {}
+        self._pipelines_lock = threading.Lock()
         if self.remotes is None:
             self.remotes = {"pose": [RemoteCheckpoint(*AUTHORS_POSE, "pose",
                                                       limit=AUTHORS_POSE_LIMIT)]}
+
+    def pipeline(self, task: str, checkpoint: Path) -> DynaSTPipeline:
+        """The one pipeline of ``task`` with the checkpoint directory ``checkpoint``: created
+        at the first request (its model loads at its first call), reused by every later one."""
+        key = (task, str(checkpoint.resolve()))
+        with self._pipelines_lock:
+            if key not in self._pipelines:
+                self._pipelines[key] = DynaSTPipeline(
+                    task, checkpoint, device=self.device, precision=self.auto_precision,
+                    runner=self.runner)
+            return self._pipelines[key]
 
     def catalogue(self, task: str) -> list[CheckpointEntry]:
         """The checkpoints offered for ``task``, the default first (scanned once)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 
@@ -84,3 +85,34 @@ def test_progress_reports_matching_level_by_level(model: DynaST) -> None:
     assert levels == [f"matching: level {i} of 4 done" for i in (1, 2, 3, 4)]
     fractions = [fraction for fraction, _ in stages]
     assert fractions == sorted(fractions) and 0.0 <= fractions[0] and fractions[-1] <= 1.0
+
+
+def test_the_pipeline_holds_its_model_and_calls_change_nothing(tmp_path: Path) -> None:
+    """from_pretrained resolves and loads once; calls reuse the held model and leave the
+    pipeline as it was (no load time moved around between calls)."""
+    DynaST(DynaSTConfig(ngf=8, semantic_nc=3, ref_semantic_nc=0)).save_pretrained(
+        tmp_path / "style", task="style"
+    )
+    pipe = DynaSTPipeline.from_pretrained(tmp_path / "style", task="style", device="cpu",
+                                          precision="fp32", resolution=64)
+    model, loaded_in = pipe.model, pipe.load_seconds
+    assert loaded_in > 0 and pipe.checkpoint == tmp_path / "style"
+    first = pipe(STYLE, CONTENT)
+    second = pipe(STYLE, CONTENT)
+    assert pipe.model is model and pipe.load_seconds == loaded_in
+    assert first.timings["load"] < 0.05 and second.timings["load"] < 0.05  # already loaded
+    assert np.array_equal(np.asarray(first.image), np.asarray(second.image))
+
+
+def test_the_app_keeps_one_pipeline_per_task_and_checkpoint(tmp_path: Path) -> None:
+    from app.settings import AppSettings
+
+    for name in ("style", "style_b"):
+        DynaST(DynaSTConfig(ngf=8, semantic_nc=3, ref_semantic_nc=0)).save_pretrained(
+            tmp_path / name, task="style"
+        )
+    settings = AppSettings(checkpoints_root=tmp_path, device="cpu", remotes={})
+    pipe = settings.pipeline("style", tmp_path / "style")
+    assert settings.pipeline("style", tmp_path / "style") is pipe  # reused, not rebuilt
+    assert settings.pipeline("style", tmp_path / "style_b") is not pipe
+    assert pipe.precision == settings.auto_precision  # "auto" is decided once, by the settings

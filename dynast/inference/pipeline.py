@@ -32,8 +32,8 @@ from dynast.tasks.spec import Prepared
 if TYPE_CHECKING:  # pragma: no cover
     from dynast.model import DynaST, DynaSTOutput
 
-__all__ = ["DynaSTPipeline", "ModelRunner", "LocalRunner", "load_model", "check_resolution",
-           "check_top_k", "MAX_TOP_K"]
+__all__ = ["DynaSTPipeline", "ModelRunner", "LocalRunner", "check_resolution",
+           "parse_top_k", "MAX_TOP_K"]
 
 MAX_TOP_K = 16
 StageProgress = Callable[[float, str], None]
@@ -75,28 +75,19 @@ class LocalRunner:
         return out
 
 
-_MODELS: dict[tuple[str, str], Any] = {}
-_MODELS_LOCK = threading.Lock()
-
-
-def load_model(path: Path, device: torch.device) -> tuple[DynaST, float]:
-    """Load (once per process) the model in ``path`` onto ``device``; (model, seconds spent)."""
+def _load_model(path: Path, device: torch.device) -> DynaST:
+    """The model saved in ``path``, on ``device``, in eval mode. A checkpoint that does not
+    load is :class:`MissingCheckpoint` (not a user error)."""
     from dynast.model import DynaST
 
-    key = (str(path.resolve()), str(device))
-    with _MODELS_LOCK:
-        if key in _MODELS:
-            return _MODELS[key], 0.0
-        t0 = time.perf_counter()
-        try:
-            model = DynaST.from_pretrained(path)
-        except Exception as exc:  # a broken checkpoint must not look like a user error
-            raise MissingCheckpoint(
-                f"The checkpoint in {path.name} could not be loaded ({exc}). Re-create it "
-                "(e.g. `python -m dynast.convert FILE DIR`)."
-            ) from exc
-        _MODELS[key] = model.to(device).eval()
-        return _MODELS[key], time.perf_counter() - t0
+    try:
+        model = DynaST.from_pretrained(path)
+    except Exception as exc:  # a broken checkpoint must not look like a user error
+        raise MissingCheckpoint(
+            f"The checkpoint in {path.name} could not be loaded ({exc}). Re-create it "
+            "(e.g. `python -m dynast.convert FILE DIR`)."
+        ) from exc
+    return model.to(device).eval()
 
 
 def _integral(value: object, name: str, example: str) -> int:
@@ -130,8 +121,9 @@ def check_resolution(value: object, spec: TaskSpec) -> int | tuple[int, int]:
     return res
 
 
-def check_top_k(value: object) -> int | None:
-    """None (the checkpoint's) or a whole number of matches in 1..16."""
+def parse_top_k(value: object) -> int | None:
+    """A user's top-k option: None (the checkpoint's) or a whole number of matches in 1..16
+    (sliders send 4.0); :class:`PipelineError` otherwise."""
     if value is None:
         return None
     k = _integral(value, "top-k", "4")
@@ -177,7 +169,9 @@ class DynaSTPipeline:
             one that moves the call onto the GPU.
 
     Call it with the reference and the target (for style: the style image, then the
-    content photo). The model is loaded at the first call and cached per process.
+    content photo). The checkpoint is resolved here, once; the model is loaded at the first
+    call (or by :meth:`from_pretrained`) and held by this pipeline: keep the pipeline to
+    reuse the model.
     """
 
     def __init__(self, task: str | TaskSpec, checkpoint: str | Path | None = None, *,
@@ -191,21 +185,38 @@ class DynaSTPipeline:
                           else default_precision(self.device))
         self.resolution = (check_resolution(resolution, self.spec) if resolution is not None
                            else self.spec.default_resolution)
-        self.top_k = check_top_k(top_k)
+        self.top_k = parse_top_k(top_k)
         self.runner: ModelRunner = runner or LocalRunner()
         self._model = model
+        self._model_lock = threading.Lock()
         self.checkpoint: Path | None = None
         if model is None:
             self.checkpoint = resolve_checkpoint(checkpoint, self.task)
-        self.load_seconds = 0.0
+        self.load_seconds = 0.0  # how long loading the model took (0 until it is loaded)
+
+    @classmethod
+    def from_pretrained(cls, source: str | Path | None = None, *, task: str | TaskSpec,
+                        device: str | torch.device | None = None, precision: str | None = None,
+                        resolution: int | tuple[int, int] | None = None,
+                        top_k: int | None = None,
+                        runner: ModelRunner | None = None) -> DynaSTPipeline:
+        """A pipeline for ``task`` with the checkpoint ``source`` (None: the task's default)
+        resolved and its model loaded now (the other arguments: see the class)."""
+        pipe = cls(task, source, device=device, precision=precision, resolution=resolution,
+                   top_k=top_k, runner=runner)
+        pipe.model  # noqa: B018 - load now
+        return pipe
 
     @property
     def model(self) -> DynaST:
-        """The model (loaded and cached on first use)."""
-        if self._model is None:
-            assert self.checkpoint is not None
-            self._model, self.load_seconds = load_model(self.checkpoint, self.device)
-        return self._model
+        """The model (loaded on first use, then held)."""
+        with self._model_lock:
+            if self._model is None:
+                assert self.checkpoint is not None
+                t0 = time.perf_counter()
+                self._model = _load_model(self.checkpoint, self.device)
+                self.load_seconds = time.perf_counter() - t0
+            return self._model
 
     @property
     def config(self) -> Any:
@@ -236,7 +247,7 @@ class DynaSTPipeline:
         """
         t_start = time.perf_counter()
         res = self.resolution if resolution is None else check_resolution(resolution, self.spec)
-        k = self.top_k if top_k is None else check_top_k(top_k)
+        k = self.top_k if top_k is None else parse_top_k(top_k)
         prec = self.precision if precision is None else _check_precision(precision)
         if target_kind not in self.spec.target_kinds:
             raise PipelineError(f"the {self.spec.title} task takes target_kind "
@@ -252,8 +263,9 @@ class DynaSTPipeline:
         timings["semantics"] = time.perf_counter() - t0
 
         step(0.2, "loading the model")
+        t0 = time.perf_counter()
         model = self.model
-        timings["load"], self.load_seconds = self.load_seconds, 0.0
+        timings["load"] = time.perf_counter() - t0
         k = int(model.config.top_k) if k is None else k
         self.check_channels(prepared)
 

@@ -134,13 +134,16 @@ def side_by_side(frame: AnimatedFrame) -> np.ndarray:
 
 class PoseAnimator:
     """Animate references with a pose checkpoint (loaded once, see :class:`DynaSTPipeline`:
-    ``checkpoint``, ``device``, ``precision``, ``model``)."""
+    ``checkpoint``, ``device``, ``precision``, ``model``), or with the model of a pose
+    ``pipeline`` the caller holds (the app: one pipeline per checkpoint)."""
 
     def __init__(self, checkpoint: str | Path | None = None, *,
                  device: str | torch.device | None = None, precision: str | None = None,
-                 model: Any = None) -> None:
-        self.pipe = DynaSTPipeline("pose", checkpoint, device=device, precision=precision,
-                                   model=model)
+                 model: Any = None, pipeline: DynaSTPipeline | None = None) -> None:
+        if pipeline is not None and pipeline.task != "pose":
+            raise ValueError(f"PoseAnimator needs a pose pipeline, got a {pipeline.task} one")
+        self.pipe = pipeline or DynaSTPipeline("pose", checkpoint, device=device,
+                                               precision=precision, model=model)
 
     def driving(self, source: str | Path, options: AnimateOptions,
                 progress: FrameProgress | None = None) -> Driving:
