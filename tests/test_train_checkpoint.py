@@ -194,7 +194,8 @@ def test_fp16_scalers_are_saved_and_a_checkpoint_without_the_discriminators_resu
 ) -> None:
     """fp16 keeps one GradScaler per network; both round-trip, and a checkpoint written before
     the discriminator had its own (no ``scaler_d``) resumes with a fresh one."""
-    from train.trainer import CHECKPOINT_NAME, G_FP16_INIT_SCALE, Trainer, fit
+    from train.optimizers import G_FP16_INIT_SCALE
+    from train.trainer import CHECKPOINT_NAME, Trainer, fit
 
     common = (
         "run.precision=fp16",
@@ -211,10 +212,10 @@ def test_fp16_scalers_are_saved_and_a_checkpoint_without_the_discriminators_resu
     assert state["scaler"]["scale"] < G_FP16_INIT_SCALE <= 1  # lowered by the first steps
     assert state["scaler_d"]["scale"] > 1  # the discriminator's own, near PyTorch's default
     resumed = Trainer(tiny_config("face", out, tmp_path / "cache", *common), resume=True)
-    assert resumed.scaler.get_scale() == state["scaler"]["scale"]
-    assert resumed.scaler_d.get_scale() == state["scaler_d"]["scale"]
+    assert resumed.optimizers.scaler.get_scale() == state["scaler"]["scale"]
+    assert resumed.optimizers.scaler_d.get_scale() == state["scaler_d"]["scale"]
     old = {k: v for k, v in state.items() if k != "scaler_d"}
     checkpoint.save_atomic(old, path)
     resumed = Trainer(tiny_config("face", out, tmp_path / "cache", *common), resume=True)
-    assert resumed.scaler.get_scale() == state["scaler"]["scale"]
+    assert resumed.optimizers.scaler.get_scale() == state["scaler"]["scale"]
     assert resumed.fit()["steps"] == 6

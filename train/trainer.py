@@ -40,6 +40,7 @@ from train.distributed import (
 from train.losses.discriminator import MultiscaleDiscriminator
 from train.losses.vgg import VGG19Features, default_cache_dir
 from train.monitor import MetricWindow, Monitor, image_grid
+from train.optimizers import FP16_WARNING, build_optimizers, lr_factor
 from train.phases import (
     check_schedule,
     initial_generator,
@@ -50,31 +51,6 @@ from train.phases import (
 from train.tasks import get_task
 
 CHECKPOINT_NAME = "checkpoints/latest.pt"
-
-# fp16 training. The generator's gradients span more than fp16 holds: through the sparse
-# attention's temperature (logits q.k / 0.01) the matching loss (weight 1000) gives parameter
-# gradients of about 1e8-1e9 per unit loss scale at initialisation (measured: 2.3e5 per unit
-# matching loss, ngf 32 at 64 px; 4.5e5 for the tiny test model), beyond fp16's 65504, while
-# image-path gradients are near 1e-3. So the generator's GradScaler starts at 2**-12, where the
-# tiny test run settles after about three skipped steps (from PyTorch's default 2**16 it would
-# skip ~30 steps), and the discriminator has its own scaler at the default. At such scales
-# the smallest generator gradients fall into fp16's subnormal range: bf16 (same range as
-# fp32; Ampere and newer GPUs, CPUs with AVX512-BF16 or AMX) or fp32 train more reliably.
-G_FP16_INIT_SCALE = 2.0**-12
-FP16_WARNING = (
-    "warning: fp16 training: the generator's gradients span more than fp16 holds (the matching "
-    "loss through the attention's 1/0.01 temperature reaches ~1e9, image-path gradients ~1e-3); "
-    f"its GradScaler starts at {G_FP16_INIT_SCALE:g} and the first steps may be skipped. "
-    "Prefer run.precision=bf16 (Ampere or newer GPUs) or fp32."
-)
-
-
-def lr_factor(step: int, total_steps: int, decay_steps: int) -> float:
-    """1 until the last ``decay_steps`` steps, then linearly down to 0 at ``total_steps``."""
-    if decay_steps <= 0:
-        return 1.0
-    return max(0.0, min(1.0, (total_steps - step) / decay_steps))
-
 
 def _finite(total: torch.Tensor, params: list[nn.Parameter]) -> torch.Tensor:
     """0-d bool tensor on the device: the loss and every gradient are finite (no host sync)."""
@@ -124,23 +100,12 @@ class Trainer:
             torch.backends.cudnn.benchmark = True  # one input size for the whole run
         self.objective = self.task.objective(cfg.loss, VGG19Features().to(dev))
         self.discriminator = None
-        o = cfg.optim
-        self.opt_g = torch.optim.Adam(
-            self.generator.parameters(), lr=o.lr / 2, betas=(o.beta1, o.beta2), eps=o.g_eps
-        )
-        self.opt_d = None
         if self.objective.uses_discriminator:
             self.discriminator = MultiscaleDiscriminator(
                 model_cfg.semantic_nc, cfg.loss.ndf, cfg.loss.num_d, cfg.loss.n_layers_d
             ).to(dev)
-            self.d_params = [p for p in self.discriminator.parameters() if p.requires_grad]
-            self.opt_d = torch.optim.Adam(
-                self.d_params, lr=o.lr * 2, betas=(o.beta1, o.beta2), eps=o.d_eps
-            )
         fp16 = cfg.run.precision == "fp16"
-        # One GradScaler per network: their gradients differ by ~10 orders of magnitude.
-        self.scaler = torch.amp.GradScaler(dev.type, init_scale=G_FP16_INIT_SCALE, enabled=fp16)
-        self.scaler_d = torch.amp.GradScaler(dev.type, enabled=fp16)
+        self.optimizers = build_optimizers(cfg.optim, self.generator, self.discriminator, dev, fp16)
         if fp16 and self.info.is_main:
             print(FP16_WARNING)
         self.step = 0
@@ -180,16 +145,17 @@ class Trainer:
     def _state(self) -> dict[str, Any]:
         """Tensors and plain values only (``checkpoint.load`` reads it with weights_only=True)."""
         rngs = gather_objects(checkpoint.rng_state(self.info.device), self.info)
+        opt = self.optimizers
         return {
             "step": self.step,
             "generator": self.generator.state_dict(),
             "discriminator": self.discriminator.state_dict()
             if self.discriminator is not None
             else None,
-            "opt_g": self.opt_g.state_dict(),
-            "opt_d": self.opt_d.state_dict() if self.opt_d is not None else None,
-            "scaler": self.scaler.state_dict(),
-            "scaler_d": self.scaler_d.state_dict(),
+            "opt_g": opt.opt_g.state_dict(),
+            "opt_d": opt.opt_d.state_dict() if opt.opt_d is not None else None,
+            "scaler": opt.scaler.state_dict(),
+            "scaler_d": opt.scaler_d.state_dict(),
             "rng": rngs,
             "world_size": self.info.world_size,
             "nonfinite_steps": self.nonfinite_steps,
@@ -213,11 +179,11 @@ class Trainer:
         self.generator.load_state_dict(state["generator"])
         if self.discriminator is not None:
             self.discriminator.load_state_dict(state["discriminator"])
-            self.opt_d.load_state_dict(state["opt_d"])
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.scaler.load_state_dict(state["scaler"])
+            self.optimizers.opt_d.load_state_dict(state["opt_d"])
+        self.optimizers.opt_g.load_state_dict(state["opt_g"])
+        self.optimizers.scaler.load_state_dict(state["scaler"])
         if "scaler_d" in state:  # checkpoints from before the discriminator had its own
-            self.scaler_d.load_state_dict(state["scaler_d"])
+            self.optimizers.scaler_d.load_state_dict(state["scaler_d"])
         self.step = int(state["step"])
         self.nonfinite_steps = int(state["nonfinite_steps"])
         self.skipped = dict(state["skipped"])
@@ -233,15 +199,6 @@ class Trainer:
             )
 
     # ------------------------------------------------------------------ steps
-    def _set_lr(self) -> float:
-        f = lr_factor(self.step, self.total_steps, self.decay_steps)
-        for g in self.opt_g.param_groups:
-            g["lr"] = self.cfg.optim.lr / 2 * f
-        if self.opt_d is not None:
-            for g in self.opt_d.param_groups:
-                g["lr"] = self.cfg.optim.lr * 2 * f
-        return self.cfg.optim.lr * f
-
     def train_step(
         self, batch: dict[str, Any], want_warps: bool
     ) -> tuple[dict[str, torch.Tensor], Any, bool]:
@@ -249,6 +206,7 @@ class Trainer:
         the model output and whether the networks stepped (False: a non-finite loss or gradient
         on some rank; nothing stepped)."""
         precision, dev = self.cfg.run.precision, self.info.device
+        opt = self.optimizers
         supervised_warps = self.task.supervised and self.cfg.loss.matching > 0
         matching_only = matching_phase(self.cfg, self.step)
         d_runs = self.discriminator is not None and not matching_only
@@ -267,35 +225,35 @@ class Trainer:
                 g_terms = matching_terms(out.warps, batch, self.cfg.loss.matching)
             else:
                 g_terms = self.objective.generator(out, batch, d_module)
-        self.opt_g.zero_grad(set_to_none=True)
-        self.scaler.scale(g_terms.total).backward()  # always: keeps DDP ranks in step even on NaN
-        self.scaler.unscale_(self.opt_g)
+        opt.opt_g.zero_grad(set_to_none=True)
+        opt.scaler.scale(g_terms.total).backward()  # always: keeps DDP ranks in step on NaN
+        opt.scaler.unscale_(opt.opt_g)
         values = {f"g/{k}": v.detach() for k, v in g_terms.parts.items()}
         values["g/total"] = g_terms.total.detach()
         flags = [_finite(g_terms.total, list(self.generator.parameters()))]
         if d_runs:
-            for p in self.d_params:
+            for p in opt.d_params:
                 p.requires_grad_(True)
             with autocast(dev, precision):  # D sees the output made before G steps
                 d_terms = self.objective.discriminator(out.image.detach(), batch, self.d_ddp)
-            self.opt_d.zero_grad(set_to_none=True)
-            self.scaler_d.scale(d_terms.total).backward()
-            self.scaler_d.unscale_(self.opt_d)
+            opt.opt_d.zero_grad(set_to_none=True)
+            opt.scaler_d.scale(d_terms.total).backward()
+            opt.scaler_d.unscale_(opt.opt_d)
             values.update({f"d/{k}": v.detach() for k, v in d_terms.parts.items()})
-            flags.append(_finite(d_terms.total, self.d_params))
+            flags.append(_finite(d_terms.total, opt.d_params))
         g_ok, *d_ok = all_ranks_true(torch.stack(flags), self.info)  # the step's one host sync
         ok = g_ok and all(d_ok)
         if g_ok:
-            self.scaler.step(self.opt_g)
+            opt.scaler.step(opt.opt_g)
         if d_runs and ok:
-            self.scaler_d.step(self.opt_d)
-        self.scaler.update()
+            opt.scaler_d.step(opt.opt_d)
+        opt.scaler.update()
         if d_runs:
-            self.scaler_d.update()
+            opt.scaler_d.update()
         if not ok:
-            self.opt_g.zero_grad(set_to_none=True)
-            if self.opt_d is not None:
-                self.opt_d.zero_grad(set_to_none=True)
+            opt.opt_g.zero_grad(set_to_none=True)
+            if opt.opt_d is not None:
+                opt.opt_d.zero_grad(set_to_none=True)
             self.nonfinite_steps += 1
         return values, out, ok
 
@@ -344,7 +302,9 @@ class Trainer:
             batch = next(batches)
             self._new_skips.update({name: reason for name, reason in batch.pop("skipped")})
             batch = _to_device(batch, info.device)
-            lr = self._set_lr()
+            lr = self.optimizers.set_lr(
+                self.cfg.optim, lr_factor(self.step, self.total_steps, self.decay_steps)
+            )
             want_images = (
                 info.is_main and cfg.run.image_every > 0 and self.step % cfg.run.image_every == 0
             )
