@@ -22,14 +22,7 @@ from app.errors import (
     status_markdown,
     user_errors,
 )
-from app.gallery import (
-    NORMALISATIONS,
-    block_captions,
-    confidence_items,
-    confidence_note,
-    warp_items,
-    warp_note,
-)
+from app.gallery import NORMALISATIONS, confidence_note, per_block, warp_note
 from app.media import ResultStore, png_file, release_memory
 from app.settings import AppSettings
 from dynast.tasks import get_task
@@ -230,9 +223,9 @@ def run_task(settings: AppSettings, store: ResultStore, task: str, reference: An
     values = (png_file(result.image, task),
               png_file(result.semantics, task, "semantics"),
               [(png_file(im, task, f"warp_block{i + 1}"), cap)
-               for i, (im, cap) in enumerate(warp_items(result))],
+               for i, (im, cap) in enumerate(result.warps)],
               [(png_file(im, task, f"confidence_block{i + 1}"), cap)
-               for i, (im, cap) in enumerate(confidence_items(result, normalisation))],
+               for i, (im, cap) in enumerate(result.confidence_panels(per_block(normalisation)))],
               status,
               # "What the model saw" only when there is a picture of it (a pose given as
               # keypoints has none: its drawing is the semantics panel)
@@ -307,7 +300,7 @@ def wire_run(run: gr.Button, handler: Callable[..., Any], inputs: list[Any], out
     def rescale(key: str | None, normalisation: str, request: gr.Request) -> Any:
         if not key:
             return gr.skip()
-        items = confidence_items(store.get(key), normalisation)
+        items = store.get(key).confidence_panels(per_block(normalisation))
         return [(png_file(im, task, f"confidence_block{i + 1}"), cap)
                 for i, (im, cap) in enumerate(items)]
 
@@ -322,10 +315,8 @@ def wire_run(run: gr.Button, handler: Callable[..., Any], inputs: list[Any], out
             raise gr.Error("Click inside the image to pick a pixel.", title="Click a pixel",
                            print_exception=False)
         marked, panels = result.inspect(float(index[0]), float(index[1]), frame="output")
-        captions = block_captions(result.blocks)
-        items = [(png_file(im, task, f"inspect_block{i + 1}"),
-                  f"{cap} · {text.rsplit(': ', 1)[-1]}")
-                 for i, ((im, text), cap) in enumerate(zip(panels, captions))]
+        items = [(png_file(im, task, f"inspect_block{i + 1}"), caption)
+                 for i, (im, caption) in enumerate(panels)]
         return png_file(marked, task, "inspected_pixel"), items, ""
 
     for comp in (outs.image, outs.semantics):

@@ -1,4 +1,6 @@
-"""Drawing helpers for warps, confidence maps and the match inspector (no UI code).
+"""Drawing helpers for warps, confidence maps and the match inspector (no UI code), and the
+one renderer of the per-block panels (:func:`warp_panels`, :func:`confidence_panels`,
+captioned by :func:`block_captions`) that the CLI, the app and notebooks all show.
 
 Everything here works on numpy arrays / PIL images and is independent of the model and of
 Gradio, so the pipeline, the app, notebooks and tests can share it.
@@ -8,7 +10,8 @@ Conventions: images are ``uint8`` RGB arrays of shape ``(H, W, 3)``; masks are b
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -27,11 +30,18 @@ __all__ = [
     "colorbar",
     "with_colorbar",
     "mark_scale",
+    "block_captions",
+    "warp_panels",
+    "confidence_panels",
 ]
 
 KEPT_COLOUR = (0, 230, 118)  # green: a link the dynamic attention kept
 PRUNED_COLOUR = (255, 64, 64)  # red: a link the dynamic attention pruned
 QUERY_COLOUR = (255, 214, 0)  # yellow: the clicked pixel
+KIND_WORDS = {"dense": "dense", "inter": "inter-scale", "inner": "inner-scale"}
+# a block whose matched confidences span less than this is drawn as one colour, its value
+CONSTANT_SPREAD = 0.005
+Panel = tuple[Image.Image, str]
 
 
 def tensor_to_uint8(t: "np.ndarray | object") -> np.ndarray:
@@ -271,3 +281,63 @@ def grid(images: Sequence[Image.Image], columns: int = 4, pad: int = 4,
         r, c = divmod(i, columns)
         out.paste(im.convert("RGB"), (pad + c * (cw + pad), pad + r * (ch + pad)))
     return out
+
+
+def block_captions(blocks: Sequence[Any]) -> list[str]:
+    """One caption per block (``BlockInfo``: level, kind, height, width, stride): index,
+    level, scale, grid and kind, the dense blocks numbered ("dense 1 of 2")."""
+    dense_total = sum(1 for b in blocks if str(b.kind) == "dense")
+    dense_seen = 0
+    captions = []
+    for i, b in enumerate(blocks):
+        kind = KIND_WORDS.get(str(b.kind), str(b.kind))
+        if str(b.kind) == "dense" and dense_total > 1:
+            dense_seen += 1
+            kind = f"dense {dense_seen} of {dense_total}"
+        stride = int(b.stride)
+        scale = f"1/{stride} scale" if stride > 1 else "full scale"
+        captions.append(f"block {i + 1}/{len(blocks)} · level {b.level} · {scale} "
+                        f"({b.width}×{b.height}) · {kind}")
+    return captions
+
+
+def warp_panels(warp_maps: Sequence[np.ndarray], no_match: Sequence[np.ndarray],
+                blocks: Sequence[Any], canvas: tuple[int, int],
+                crop: Callable[[np.ndarray], np.ndarray]) -> list[Panel]:
+    """(image, caption) per block: its warp ``(h, w, 3)`` uint8 drawn at the canvas ``(H, W)``
+    with a checkerboard where ``no_match`` ``(h, w)``, cropped by ``crop`` to the target."""
+    height, width = canvas
+    panels = []
+    for warp, pruned, caption in zip(warp_maps, no_match, block_captions(blocks)):
+        img = mark_pruned(upscale_nearest(warp, height, width),
+                          upscale_nearest(pruned.astype(np.uint8), height, width) > 0)
+        panels.append((Image.fromarray(np.ascontiguousarray(crop(img))), caption))
+    return panels
+
+
+def confidence_panels(confidence_maps: Sequence[np.ndarray], no_match: Sequence[np.ndarray],
+                      blocks: Sequence[Any], canvas: tuple[int, int],
+                      crop: Callable[[np.ndarray], np.ndarray],
+                      per_block: bool = False) -> list[Panel]:
+    """(image, caption) per block: the confidence ``(h, w)`` drawn at the canvas, cropped,
+    with a colour bar of its scale below: 0..1 for every block, or (``per_block``) each
+    block's own range of its matched pixels. A block whose range is under
+    ``CONSTANT_SPREAD`` is drawn as one colour with its value (stretching rounding noise to
+    the whole colour map would draw speckle)."""
+    height, width = canvas
+    panels = []
+    for conf, pruned, caption in zip(confidence_maps, no_match, block_captions(blocks)):
+        conf = np.asarray(conf, np.float32)
+        matched = conf[~pruned] if (~pruned).any() else conf.reshape(-1)
+        lo, hi = (float(matched.min()), float(matched.max())) if per_block else (0.0, 1.0)
+        constant = hi - lo < CONSTANT_SPREAD
+        if constant:
+            lo = hi = round(float(matched.mean()), 2)
+            img = confidence_image(np.full_like(conf, lo), pruned, height, width)
+        else:
+            img = confidence_image(conf, pruned, height, width, vmin=lo, vmax=hi)
+        colours = f"constant {lo:.2f}" if constant else f"colours {lo:.2f}–{hi:.2f}"
+        panels.append((with_colorbar(np.ascontiguousarray(crop(img)), lo, hi),
+                       f"{caption} · {colours} · mean {float(conf.mean()):.2f}"
+                       f" · {100.0 * float(pruned.mean()):.0f}% no match"))
+    return panels

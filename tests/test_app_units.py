@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app.gallery import NORMALISATIONS, block_captions, confidence_items
+from app.gallery import NORMALISATIONS, per_block
 from app.media import ResultStore, png_file, sketch_to_image
 from app.settings import AppSettings, card_limit, env_settings
 from dynast import visualize as vis
@@ -34,20 +34,11 @@ BLOCKS = [Block(4, "dense", 8, 8, 8), Block(4, "dense", 8, 8, 8), Block(3, "inte
 
 
 def test_block_captions_tell_every_block_apart() -> None:
-    caps = block_captions(BLOCKS)
+    caps = vis.block_captions(BLOCKS)
     assert len(set(caps)) == 8
     assert caps[0] == "block 1/8 · level 4 · 1/8 scale (8×8) · dense 1 of 2"
     assert caps[1].endswith("dense 2 of 2")
     assert caps[-1].endswith("full scale (64×64) · inner-scale")
-
-
-@dataclass
-class FakeResult:
-    blocks: list
-    confidence_maps: list
-    no_match: list
-    resolution: tuple[int, int]
-    target_transform: FitTransform
 
 
 def test_confidence_colour_scales() -> None:
@@ -56,9 +47,8 @@ def test_confidence_colour_scales() -> None:
     none = [np.zeros((b.height, b.width), bool) for b in BLOCKS]
     none[-1][:32] = True
     tf = FitTransform((64, 64), (64, 64), 0, 0, 64, 64)
-    result = FakeResult(BLOCKS, maps, none, (64, 64), tf)
-    same = confidence_items(result, NORMALISATIONS[0])
-    own = confidence_items(result, NORMALISATIONS[1])
+    same = vis.confidence_panels(maps, none, BLOCKS, (64, 64), tf.crop)
+    own = vis.confidence_panels(maps, none, BLOCKS, (64, 64), tf.crop, per_block=True)
     assert len(same) == len(own) == 8
     assert same[-1][1].endswith("50% no match")
     a, b = np.asarray(same[2][0]), np.asarray(own[2][0])
@@ -74,7 +64,8 @@ def test_constant_confidence_is_one_colour_with_its_value(normalisation: str) ->
             for b in BLOCKS]  # 1.00 up to rounding noise
     none = [np.zeros((b.height, b.width), bool) for b in BLOCKS]
     tf = FitTransform((64, 64), (64, 64), 0, 0, 64, 64)
-    items = confidence_items(FakeResult(BLOCKS, maps, none, (64, 64), tf), normalisation)
+    items = vis.confidence_panels(maps, none, BLOCKS, (64, 64), tf.crop,
+                                  per_block(normalisation))
     for img, caption in items:
         a = np.asarray(img)
         assert len(np.unique(a[:64].reshape(-1, 3), axis=0)) == 1, caption  # no speckle

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 import numpy as np
@@ -52,10 +53,10 @@ class PipelineResult:
         image: the generated picture, cropped to the target's aspect (at model scale).
         semantics: the target semantics drawn (same frame as ``image``).
         reference: the reference as the model saw it (the full model canvas).
-        warps: one (image, caption) per block, coarse to fine: the reference warped by the
-            block's weights, checkerboard where every link of a pixel was pruned.
-        confidences: one (image, caption) per block: the confidence map (viridis, 0..1),
-            checkerboard where every link was pruned.
+        warp_maps: per block, coarse to fine, uint8 (h, w, 3) at the block's grid: the
+            reference warped by the block's weights.
+        confidence_maps: per block, float32 (h, w) at the block's grid: the raw confidence.
+        no_match: per block, bool (h, w): pixels whose links were all pruned.
         timings: seconds per stage ("load", "semantics", "model", "visualise", "total").
         warnings: notices for the user (downscaled inputs, several people, ...).
         task, resolution, precision, device, top_k: what ran (resolution is the canvas (H, W)).
@@ -65,16 +66,15 @@ class PipelineResult:
         pasted: the output mapped back into the user's target photo, when the task fitted it
             to the training frame (``fit=True``); else None.
         checkpoint: the checkpoint directory's name ("" for a model passed in).
-        confidence_maps: per block, float32 (h, w) at the block's grid: the raw confidence.
-        no_match: per block, bool (h, w): pixels whose links were all pruned.
         framing: the target's ``FramingTransform`` (user photo -> model frame) when fitted.
     """
 
     image: Image.Image
     semantics: Image.Image
     reference: Image.Image
-    warps: list[tuple[Image.Image, str]]
-    confidences: list[tuple[Image.Image, str]]
+    warp_maps: list[np.ndarray]
+    confidence_maps: list[np.ndarray]
+    no_match: list[np.ndarray]
     timings: dict[str, float]
     warnings: list[str]
     task: str
@@ -89,13 +89,31 @@ class PipelineResult:
     model_input: Image.Image | None = None
     pasted: Image.Image | None = None
     checkpoint: str = ""
-    confidence_maps: list[np.ndarray] = field(default_factory=list, repr=False)
-    no_match: list[np.ndarray] = field(default_factory=list, repr=False)
     framing: Any | None = field(default=None, repr=False)
 
     @property
     def captions(self) -> list[str]:
-        return [c for _, c in self.warps]
+        return vis.block_captions(self.blocks)
+
+    @cached_property
+    def warps(self) -> list[tuple[Image.Image, str]]:
+        """(image, caption) per block: the warp drawn at model scale and cropped like
+        ``image``, checkerboard where every link of a pixel was pruned
+        (:func:`dynast.visualize.warp_panels`)."""
+        return vis.warp_panels(self.warp_maps, self.no_match, self.blocks, self.resolution,
+                               self.target_transform.crop)
+
+    @cached_property
+    def confidences(self) -> list[tuple[Image.Image, str]]:
+        """(image, caption) per block: the confidence on one 0..1 scale with its colour bar
+        (:meth:`confidence_panels`)."""
+        return self.confidence_panels()
+
+    def confidence_panels(self, per_block: bool = False) -> list[tuple[Image.Image, str]]:
+        """The confidence panels on one 0..1 scale, or each block on its own range
+        (:func:`dynast.visualize.confidence_panels`)."""
+        return vis.confidence_panels(self.confidence_maps, self.no_match, self.blocks,
+                                     self.resolution, self.target_transform.crop, per_block)
 
     def to_canvas(self, x: float, y: float, frame: Frame = "output") -> tuple[float, float]:
         """Map a pixel of the output image (or of the user's target image) to the canvas.
@@ -128,6 +146,7 @@ class PipelineResult:
         cx = float(np.clip(cx, t.left, t.left + t.content_width - 1))
         cy = float(np.clip(cy, t.top, t.top + t.content_height - 1))
         out: list[BlockCandidates] = []
+        captions = self.captions
         for i, (info, m) in enumerate(zip(self.blocks, self._matches)):
             h, w, s = int(info.height), int(info.width), int(info.stride)
             bx = int(np.clip(cx // s, 0, w - 1))
@@ -138,7 +157,7 @@ class PipelineResult:
             xy = np.stack([(rx + 0.5) * s - 0.5, (ry + 0.5) * s - 0.5], axis=1).astype(np.float32)
             out.append(BlockCandidates(
                 block=i, level=int(info.level), kind=str(info.kind), stride=s,
-                caption=self.warps[i][1],
+                caption=captions[i],
                 query_cell=(bx, by),
                 query_xy=((bx + 0.5) * s - 0.5, (by + 0.5) * s - 0.5),
                 xy=xy, kept=m["kept"][q].astype(bool), weights=m["weights"][q].astype(np.float32),
@@ -159,8 +178,7 @@ class PipelineResult:
             short = f"L{b.level} {b.kind}: {b.n_kept}/{len(b.kept)} kept"
             img = vis.draw_candidates(self.reference, b.xy, b.kept, b.weights, cell=b.stride,
                                       title=short)
-            caption = b.caption.removeprefix("warp · ")
-            panels.append((img, f"{caption}: {b.n_kept}/{len(b.kept)} links kept"))
+            panels.append((img, f"{b.caption}: {b.n_kept}/{len(b.kept)} links kept"))
         return marked, panels
 
     def timings_text(self) -> str:
@@ -180,36 +198,22 @@ class PipelineResult:
                 "warnings": list(self.warnings)}
 
 
-Panel = tuple[Image.Image, str]
-
-
-def _block_views(out: Any, i: int, tgt_tf: FitTransform, canvas: tuple[int, int]
-                 ) -> tuple[Panel, Panel, dict[str, Any], np.ndarray, np.ndarray]:
-    """Warp panel, confidence panel, compact matches, raw confidence (h, w) and no-match
-    mask (h, w) of block ``i`` of ``out``."""
-    H, W = canvas
+def _block_maps(out: Any, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+    """Block ``i`` of ``out`` (batch of 1) as raw maps: warp (h, w, 3) uint8, confidence
+    (h, w) float32, no-match mask (h, w) bool, and its compact matches."""
     info = out.blocks[i]
     h, w = int(info.height), int(info.width)
     m = out.matches[i]
     kept = m.kept[0].cpu().numpy()
     pruned = ~kept.reshape(h, w, -1).any(-1) if kept.size else np.ones((h, w), bool)
-    scale = f"1/{info.stride}" if int(info.stride) > 1 else "full"
-    cap = f"level {info.level} · {scale} ({w}x{h}) · {info.kind}"
-    warp = vis.upscale_nearest(vis.tensor_to_uint8(out.warps[i][0]), H, W)
-    warp = vis.mark_pruned(warp, vis.upscale_nearest(pruned.astype(np.uint8), H, W) > 0)
-    conf = out.confidence[i][0, 0].float().cpu().numpy()
-    conf_img = vis.confidence_image(conf, pruned, H, W)
-    frac = float(pruned.sum()) / pruned.size
     matches = {
         "indices": m.indices[0].cpu().numpy().astype(np.int32),
         "kept": kept,
         "weights": m.weights[0].float().cpu().numpy().astype(np.float16),
         "attention": m.attention[0].float().cpu().numpy().astype(np.float16),
     }
-    return ((Image.fromarray(tgt_tf.crop(warp)), f"warp · {cap}"),
-            (Image.fromarray(tgt_tf.crop(conf_img)),
-             f"confidence · {cap} · mean {conf.mean():.2f}, {100 * frac:.0f}% no match"),
-            matches, conf.astype(np.float32), pruned)
+    confidence = out.confidence[i][0, 0].float().cpu().numpy().astype(np.float32)
+    return vis.tensor_to_uint8(out.warps[i][0]), confidence, pruned, matches
 
 
 def build_result(out: Any, prepared: Prepared, *, task: str, precision: str, device: str,
@@ -223,7 +227,7 @@ def build_result(out: Any, prepared: Prepared, *, task: str, precision: str, dev
     canvas = prepared.canvas
     tgt_tf = prepared.target_transform
     canvas_image = vis.tensor_to_uint8(out.image[0])
-    views = [_block_views(out, i, tgt_tf, canvas) for i in range(len(out.blocks))]
+    views = [_block_maps(out, i) for i in range(len(out.blocks))]
     pasted = None
     if prepared.framing is not None and prepared.original_target is not None:
         content = np.ascontiguousarray(tgt_tf.crop(canvas_image))
@@ -234,12 +238,12 @@ def build_result(out: Any, prepared: Prepared, *, task: str, precision: str, dev
         image=Image.fromarray(np.ascontiguousarray(tgt_tf.crop(canvas_image))),
         semantics=Image.fromarray(np.ascontiguousarray(tgt_tf.crop(prepared.preview))),
         reference=Image.fromarray(prepared.reference),
-        warps=[v[0] for v in views], confidences=[v[1] for v in views],
-        timings=timings, warnings=list(prepared.warnings), task=task, resolution=canvas,
+        warp_maps=[v[0] for v in views], confidence_maps=[v[1] for v in views],
+        no_match=[v[2] for v in views], timings=timings, warnings=list(prepared.warnings),
+        task=task, resolution=canvas,
         precision=precision, device=device, top_k=top_k, target_transform=tgt_tf,
         reference_transform=prepared.reference_transform, blocks=list(out.blocks),
-        _matches=[v[2] for v in views], model_input=model_input, pasted=pasted,
-        checkpoint=checkpoint, confidence_maps=[v[3] for v in views],
-        no_match=[v[4] for v in views],
+        _matches=[v[3] for v in views], model_input=model_input, pasted=pasted,
+        checkpoint=checkpoint,
         framing=prepared.framing.transform if prepared.framing is not None else None,
     )
