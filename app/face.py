@@ -16,7 +16,6 @@ from app.media import EXAMPLES, ResultStore, example_name, example_paths, sketch
 from app.panels import (
     TabText,
     advanced_options,
-    constant,
     model_note,
     output_panel,
     reference_input,
@@ -24,6 +23,7 @@ from app.panels import (
     wire_run,
 )
 from app.settings import AppSettings
+from app.source_tabs import SourceTabs
 
 SOURCES = ("face photo", "uploaded line drawing", "drawn")
 # the sketchpad opens with no tool selected; pick the (thin, black) brush for the user
@@ -96,20 +96,18 @@ def build(settings: AppSettings, store: ResultStore) -> None:
         with gr.Column():
             reference = reference_input("Reference face (whose look to copy)", "face-reference")
         with gr.Column():
-            source = gr.Radio(list(SOURCES), value="face photo", visible=False,
-                              label="Target from", elem_id="face-source")
-            with gr.Tabs(selected="face photo", elem_id="face-source-tabs") as source_tabs:
-                with gr.Tab("Face photo", id="face photo") as tab_photo:
+            with SourceTabs("face", SOURCES, "Target from") as choice:
+                with choice.tab("Face photo", "face photo"):
                     target = guard_upload(gr.Image(
                         label="Target face photo (its edges are extracted)", type="filepath",
                         image_mode=None, sources=["upload", "clipboard"], height=270,
                         elem_id="face-target"))
-                with gr.Tab("Line drawing", id="uploaded line drawing") as tab_upload:
+                with choice.tab("Line drawing", "uploaded line drawing"):
                     line_drawing = guard_upload(gr.Image(
                         label="Line drawing (dark lines on white)", type="filepath",
                         image_mode=None, sources=["upload", "clipboard"], height=270,
                         elem_id="face-line-drawing"))
-                with gr.Tab("Draw", id="drawn") as tab_draw:
+                with choice.tab("Draw", "drawn") as tab_draw:
                     # the instructions above the pad: its own label is cut by the toolbar on
                     # a phone
                     gr.Markdown("Draw the face's lines: jaw, eyes, brows, nose, lips, hair.",
@@ -123,6 +121,7 @@ def build(settings: AppSettings, store: ResultStore) -> None:
                         "Drawing")
                     start = gr.Button("Start from an example sketch", size="sm",
                                       elem_id="face-sketch-example")
+    source = choice.radio
     refs = example_paths("face", "reference")
     tgts = example_paths("face", "target")
     rows: list[list[Any]] = [[r, t, None, "face photo"] for r, t in zip(refs, tgts)]
@@ -139,11 +138,6 @@ def build(settings: AppSettings, store: ResultStore) -> None:
     run = gr.Button("Generate", variant="primary", elem_id="face-run")
     outs = output_panel(TEXT)
 
-    for tab, name in ((tab_photo, "face photo"), (tab_upload, "uploaded line drawing"),
-                      (tab_draw, "drawn")):
-        tab.select(constant(name), outputs=source, api_visibility="private", queue=False)
-    source.change(lambda s: gr.Tabs(selected=s), inputs=source, outputs=source_tabs,
-                  api_visibility="private", queue=False)
     start.click(example_sketch_layer, outputs=drawing, api_visibility="private").then(
         None, js=SELECT_BRUSH)
     tab_draw.select(None, js=SELECT_BRUSH)

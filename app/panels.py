@@ -28,7 +28,7 @@ from app.settings import AppSettings
 from dynast.tasks import get_task
 
 __all__ = ["Options", "Outputs", "TabText", "advanced_options", "output_panel", "wire_run",
-           "run_task", "checkpoint_note", "model_note", "constant"]
+           "run_task", "checkpoint_note", "model_note"]
 
 LARGE_RUN_PIXELS = 512 * 512  # above this, freed memory is handed back after the run
 
@@ -47,11 +47,6 @@ def reference_input(label: str, elem_id: str) -> gr.Image:
     """A tab's reference photo upload (a file path; checked when a file arrives)."""
     return guard_upload(gr.Image(label=label, type="filepath", image_mode=None,
                                  sources=["upload", "clipboard"], height=320, elem_id=elem_id))
-
-
-def constant(value: Any) -> Callable[[], Any]:
-    """A handler that returns ``value`` (for sub-tabs that set a choice)."""
-    return lambda: value
 
 
 @dataclass

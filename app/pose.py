@@ -17,7 +17,6 @@ from app.media import EXAMPLES, ResultStore, example_name, example_paths
 from app.panels import (
     TabText,
     advanced_options,
-    constant,
     model_note,
     output_panel,
     reference_input,
@@ -25,6 +24,7 @@ from app.panels import (
     wire_run,
 )
 from app.settings import AppSettings
+from app.source_tabs import SourceTabs
 from dynast.tasks import pose_target_from_file
 
 SOURCES = ("photo", "shipped pose", "keypoint file")
@@ -117,15 +117,13 @@ def build(settings: AppSettings, store: ResultStore) -> None:
         with gr.Column():
             reference = reference_input("Reference person (whose look to copy)", "pose-reference")
         with gr.Column():
-            source = gr.Radio(list(SOURCES), value="photo", visible=False,
-                              label="Target pose from", elem_id="pose-source")
-            with gr.Tabs(selected="photo", elem_id="pose-source-tabs") as source_tabs:
-                with gr.Tab("Photo", id="photo") as tab_photo:
+            with SourceTabs("pose", SOURCES, "Target pose from") as choice:
+                with choice.tab("Photo", "photo"):
                     target = guard_upload(gr.Image(
                         label="Target photo (its pose is extracted)", type="filepath",
                         image_mode=None, sources=["upload", "clipboard"], height=270,
                         elem_id="pose-target"))
-                with gr.Tab("Shipped pose", id="shipped pose") as tab_shipped:
+                with choice.tab("Shipped pose", "shipped pose"):
                     with gr.Row():
                         pose_name = gr.Radio([(n.replace("_", " "), n) for n in poses],
                                              value=first, label="Pose", elem_id="pose-preset",
@@ -134,13 +132,14 @@ def build(settings: AppSettings, store: ResultStore) -> None:
                                            interactive=False, height=240, format="png",
                                            elem_id="pose-preview", scale=1, min_width=220,
                                            buttons=[])
-                with gr.Tab("Keypoint file", id="keypoint file") as tab_file:
+                with choice.tab("Keypoint file", "keypoint file"):
                     gr.Markdown("An OpenPose `.json` file, or the two files "
                                 "`NAME_candidate.txt` and `NAME_subset.txt` together.",
                                 elem_classes=["dynast-note"])
                     pose_files = gr.File(label="Keypoint files", file_count="multiple",
                                          file_types=[".json", ".txt"], height=190,
                                          elem_id="pose-files")
+    source = choice.radio
     refs = example_paths("pose", "reference")
     tgts = example_paths("pose", "target")
     rows: list[list[Any]] = [[r, t, "photo", None] for r, t in zip(refs, tgts)]
@@ -156,11 +155,6 @@ def build(settings: AppSettings, store: ResultStore) -> None:
     run = gr.Button("Generate", variant="primary", elem_id="pose-run")
     outs = output_panel(TEXT)
 
-    for tab, name in ((tab_photo, "photo"), (tab_shipped, "shipped pose"),
-                      (tab_file, "keypoint file")):
-        tab.select(constant(name), outputs=source, api_visibility="private", queue=False)
-    source.change(lambda s: gr.Tabs(selected=s), inputs=source, outputs=source_tabs,
-                  api_visibility="private", queue=False)
     pose_name.change(pose_preview, inputs=pose_name, outputs=preview, api_visibility="private")
     wire_run(run, make_handler(settings, store),
              [reference, target, source, pose_name, pose_files, *opts.inputs(),

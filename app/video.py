@@ -15,8 +15,9 @@ import gradio as gr
 
 from app.errors import failure_status, status_markdown, user_errors
 from app.media import EXAMPLES, example_paths, output_path
-from app.panels import checkpoint_note, constant, reference_input
+from app.panels import checkpoint_note, reference_input
 from app.settings import AppSettings
+from app.source_tabs import SourceTabs
 from dynast.video.animate import AnimateOptions, PoseAnimator
 from dynast.video.clip import ClipLimits
 
@@ -108,14 +109,12 @@ def build(settings: AppSettings) -> None:
         with gr.Column():
             reference = reference_input("Reference person (whose look to copy)", "video-reference")
         with gr.Column():
-            source = gr.Radio(list(SOURCES), value="video", visible=False,
-                              label="Driving motion from", elem_id="video-source")
-            with gr.Tabs(selected="video", elem_id="video-source-tabs") as source_tabs:
-                with gr.Tab("Video", id="video") as tab_video:
+            with SourceTabs("video", SOURCES, "Driving motion from") as choice:
+                with choice.tab("Video", "video"):
                     driving = gr.Video(label="Driving clip (someone moving)", format=None,
                                        sources=["upload"], include_audio=True, height=270,
                                        elem_id="video-driving")
-                with gr.Tab("Pose sequence", id="pose sequence") as tab_seq:
+                with choice.tab("Pose sequence", "pose sequence"):
                     gr.Markdown("A `.zip` of OpenPose JSON files, one per frame "
                                 "(`NAME_000000000000_keypoints.json`, ...).",
                                 elem_classes=["dynast-note"])
@@ -124,6 +123,7 @@ def build(settings: AppSettings) -> None:
                     if EXAMPLE_SKELETON.is_file():
                         gr.Video(value=str(EXAMPLE_SKELETON), label="The example sequence",
                                  format=None, interactive=False, height=200, autoplay=False)
+    source = choice.radio
     refs = example_paths("pose", "reference")
     if refs and EXAMPLE_SEQUENCE.is_file():
         gr.Examples([[r, "pose sequence", str(EXAMPLE_SEQUENCE)] for r in refs],
@@ -144,10 +144,6 @@ def build(settings: AppSettings) -> None:
                           elem_id="video-result")
         panels = gr.Video(label="Driving | pose | result", format=None, interactive=False,
                           elem_id="video-side-by-side")
-    for tab, name in ((tab_video, "video"), (tab_seq, "pose sequence")):
-        tab.select(constant(name), outputs=source, api_visibility="private", queue=False)
-    source.change(lambda s: gr.Tabs(selected=s), inputs=source, outputs=source_tabs,
-                  api_visibility="private", queue=False)
     run.click(lambda: "**Running…** (the progress bar is on the videos below)",
               outputs=status, queue=False, api_visibility="private", show_progress="hidden")
     event = run.click(make_handler(settings), inputs=[reference, driving, source, sequence,
