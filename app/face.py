@@ -14,6 +14,8 @@ import numpy as np
 from app.errors import guard_upload, user_errors
 from app.media import EXAMPLES, ResultStore, example_name, example_paths, sketch_to_image
 from app.panels import (
+    RunOptions,
+    TabParts,
     TabText,
     advanced_options,
     model_note,
@@ -83,8 +85,9 @@ def make_handler(settings: AppSettings, store: ResultStore):
         if tgt is None:
             raise gr.Error(missing, title="Target missing", print_exception=False)
         return run_task(settings, store, "face", reference, tgt,
-                        options=(resolution, top_k, precision, checkpoint, fit),
-                        normalisation=normalisation or "", target_kind=kind, progress=progress)
+                        RunOptions(resolution, top_k, precision, checkpoint, fit,
+                                   normalisation),
+                        target_kind=kind, progress=progress)
 
     return face
 
@@ -141,6 +144,6 @@ def build(settings: AppSettings, store: ResultStore) -> None:
     start.click(example_sketch_layer, outputs=drawing, api_visibility="private").then(
         None, js=SELECT_BRUSH)
     tab_draw.select(None, js=SELECT_BRUSH)
-    wire_run(run, make_handler(settings, store),
+    wire_run(TabParts(run, opts, note, outs), make_handler(settings, store),
              [reference, target, source, line_drawing, drawing, *opts.inputs(),
-              outs.normalisation], outs, opts, note, settings, store)
+              outs.normalisation], settings, store)

@@ -27,8 +27,8 @@ from app.media import ResultStore, png_file, release_memory
 from app.settings import AppSettings
 from dynast.tasks import get_task
 
-__all__ = ["Options", "Outputs", "TabText", "advanced_options", "output_panel", "wire_run",
-           "run_task", "checkpoint_note", "model_note"]
+__all__ = ["Options", "Outputs", "RunOptions", "TabParts", "TabText", "advanced_options",
+           "output_panel", "wire_run", "run_task", "checkpoint_note", "model_note"]
 
 LARGE_RUN_PIXELS = 512 * 512  # above this, freed memory is handed back after the run
 
@@ -60,7 +60,32 @@ class Options:
     fit: gr.Checkbox
 
     def inputs(self) -> list[Any]:
+        """The components in the order of :class:`RunOptions`' first five fields."""
         return [self.resolution, self.top_k, self.precision, self.checkpoint, self.fit]
+
+
+@dataclass
+class RunOptions:
+    """The values of :class:`Options` (and the colour-scale choice) for one request, as the
+    handler receives them (sliders send floats; "auto" precision: the settings')."""
+
+    resolution: Any = None
+    top_k: Any = None
+    precision: str | None = "auto"
+    checkpoint: str | None = None
+    fit: bool = True
+    normalisation: str | None = None
+
+
+@dataclass
+class TabParts:
+    """What a task tab built for :func:`wire_run`: its Generate button, options, model note
+    and output panel."""
+
+    run: gr.Button
+    options: Options
+    note: gr.Markdown
+    outputs: Outputs
 
 
 def checkpoint_note(settings: AppSettings, task: str, name: str | None = None) -> str:
@@ -192,12 +217,13 @@ def output_panel(text: TabText) -> Outputs:
 
 
 def run_task(settings: AppSettings, store: ResultStore, task: str, reference: Any, target: Any,
-             *, options: tuple[Any, ...], normalisation: str = NORMALISATIONS[0],
-             target_kind: str = "photo", progress: Any = None,
+             options: RunOptions, *, target_kind: str = "photo", progress: Any = None,
              show_model_input: bool = True) -> tuple[Any, ...]:
-    """Run ``task``'s pipeline with the UI's ``options`` (resolution, top-k, precision,
-    checkpoint, fit) and return the values of :meth:`Outputs.run_outputs`."""
-    resolution, top_k, precision, checkpoint, fit = options
+    """Run ``task``'s pipeline with the UI's ``options`` and return the values of
+    :meth:`Outputs.run_outputs`."""
+    resolution, top_k, precision = options.resolution, options.top_k, options.precision
+    checkpoint, fit = options.checkpoint, options.fit
+    normalisation = options.normalisation or NORMALISATIONS[0]
     entry, note = settings.answering(settings.checkpoint(task, checkpoint))
     pipe = settings.pipeline(task, entry.path)
 
@@ -249,11 +275,11 @@ def model_note(settings: AppSettings, task: str) -> gr.Markdown:
                        elem_classes=["dynast-model-note"])
 
 
-def wire_run(run: gr.Button, handler: Callable[..., Any], inputs: list[Any], outs: Outputs,
-             opts: Options, note: gr.Markdown, settings: AppSettings, store: ResultStore
-             ) -> None:
-    """Wire a tab: Generate (clear the status, run, show a failure inline), the checkpoint
-    note, the colour-scale choice and the inspector."""
+def wire_run(parts: TabParts, handler: Callable[..., Any], inputs: list[Any],
+             settings: AppSettings, store: ResultStore) -> None:
+    """Wire a tab: Generate (clear the status, run ``handler`` on ``inputs``, show a failure
+    inline), the checkpoint note, the colour-scale choice and the inspector."""
+    run, opts, note, outs = parts.run, parts.options, parts.note, parts.outputs
     task = outs.task
     for component in inputs:
         if isinstance(component, gr.Image):

@@ -15,6 +15,8 @@ import numpy as np
 from app.errors import guard_upload, user_errors
 from app.media import EXAMPLES, ResultStore, example_name, example_paths
 from app.panels import (
+    RunOptions,
+    TabParts,
     TabText,
     advanced_options,
     model_note,
@@ -102,8 +104,9 @@ def make_handler(settings: AppSettings, store: ResultStore):
             raise gr.Error(f"target_source must be one of {', '.join(SOURCES)}.",
                            print_exception=False)
         return run_task(settings, store, "pose", reference, tgt,
-                        options=(resolution, top_k, precision, checkpoint, fit),
-                        normalisation=normalisation or "", progress=progress)
+                        RunOptions(resolution, top_k, precision, checkpoint, fit,
+                                   normalisation),
+                        progress=progress)
 
     return pose
 
@@ -156,6 +159,6 @@ def build(settings: AppSettings, store: ResultStore) -> None:
     outs = output_panel(TEXT)
 
     pose_name.change(pose_preview, inputs=pose_name, outputs=preview, api_visibility="private")
-    wire_run(run, make_handler(settings, store),
+    wire_run(TabParts(run, opts, note, outs), make_handler(settings, store),
              [reference, target, source, pose_name, pose_files, *opts.inputs(),
-              outs.normalisation], outs, opts, note, settings, store)
+              outs.normalisation], settings, store)

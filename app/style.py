@@ -7,7 +7,16 @@ import gradio as gr
 
 from app.errors import guard_upload, user_errors
 from app.media import ResultStore, example_name, example_paths
-from app.panels import TabText, advanced_options, model_note, output_panel, run_task, wire_run
+from app.panels import (
+    RunOptions,
+    TabParts,
+    TabText,
+    advanced_options,
+    model_note,
+    output_panel,
+    run_task,
+    wire_run,
+)
 from app.settings import AppSettings
 
 TEXT = TabText("style", semantics_label="Content photo as the model saw it (click to inspect)",
@@ -37,9 +46,9 @@ def make_handler(settings: AppSettings, store: ResultStore):
             raise gr.Error("Upload a content photo to repaint.", title="Content missing",
                            print_exception=False)
         return run_task(settings, store, "style", style_image, content,
-                        options=(resolution, top_k, precision, checkpoint, fit),
-                        normalisation=normalisation or "", progress=progress,
-                        show_model_input=False)
+                        RunOptions(resolution, top_k, precision, checkpoint, fit,
+                                   normalisation),
+                        progress=progress, show_model_input=False)
 
     return style
 
@@ -65,6 +74,5 @@ def build(settings: AppSettings, store: ResultStore) -> None:
     opts = advanced_options("style", settings)
     run = gr.Button("Generate", variant="primary", elem_id="style-run")
     outs = output_panel(TEXT)
-    wire_run(run, make_handler(settings, store),
-             [style_image, content, *opts.inputs(), outs.normalisation], outs, opts, note,
-             settings, store)
+    wire_run(TabParts(run, opts, note, outs), make_handler(settings, store),
+             [style_image, content, *opts.inputs(), outs.normalisation], settings, store)

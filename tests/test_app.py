@@ -212,18 +212,18 @@ def test_what_the_model_saw_is_hidden_without_a_picture(ckpt_root: Path) -> None
     """A pose given as keypoints (a shipped pose, a keypoint file) has no fitted photo: the
     panel is hidden rather than left as an empty placeholder; a photo shows it again."""
     from app.media import ResultStore
-    from app.panels import run_task
+    from app.panels import RunOptions, run_task
     from dynast.tasks import pose_target_from_file
 
     settings = AppSettings(checkpoints_root=ckpt_root, min_resolution=64, device="cpu")
     poses = Path(__file__).resolve().parent.parent / "examples/poses"
     shipped, _ = pose_target_from_file(sorted(poses.glob("*.json"))[0])
-    store, options = ResultStore(2), (RES, 4, "fp32", None, True)
-    out = run_task(settings, store, "pose", str(POSE_REF), shipped, options=options)
+    store, options = ResultStore(2), RunOptions(RES, 4, "fp32", None, True)
+    out = run_task(settings, store, "pose", str(POSE_REF), shipped, options)
     assert out[5].visible is False and out[5].value is None
-    out = run_task(settings, store, "pose", str(POSE_REF), str(POSE_TGT), options=options)
+    out = run_task(settings, store, "pose", str(POSE_REF), str(POSE_TGT), options)
     assert out[5].visible is True and out[5].value is not None
-    out = run_task(settings, store, "style", str(POSE_REF), str(POSE_TGT), options=options,
+    out = run_task(settings, store, "style", str(POSE_REF), str(POSE_TGT), options,
                    show_model_input=False)
     assert out[5].visible is False  # style: the semantics panel already is the content
 

@@ -113,7 +113,7 @@ def test_no_network_is_one_plain_sentence_said_once(tmp_path: Path, cache: Path,
     toasts: list[str] = []
     monkeypatch.setattr(panels.gr, "Warning", lambda text, *a, **k: toasts.append(text))
     out = panels.run_task(settings, ResultStore(2), "pose", str(POSE_REF), str(POSE_TGT),
-                          options=(RES, 4, "fp32", entry.name, True))
+                          panels.RunOptions(RES, 4, "fp32", entry.name, True))
     assert out[4].count("Could not download") == 1 and "HTTPSConnectionPool" not in out[4]
     assert not any("Could not download" in t for t in toasts), toasts
 
