@@ -33,7 +33,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from dynast.attention import Matches
-from dynast.inference.runtime import Capability, default_precision, precision_context
+from dynast.inference.pipeline import run_model
+from dynast.inference.runtime import Capability, default_precision
 
 if TYPE_CHECKING:  # pragma: no cover
     from dynast.model import DynaST, DynaSTOutput
@@ -190,12 +191,9 @@ def _model_call(ref: ModelRef, ref_image: torch.Tensor, ref_semantics: torch.Ten
     """
     try:
         device = torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
-        args = [None if t is None else t.to(device) for t in
-                (ref_image, ref_semantics, target_semantics)]
-        with _MODEL_LOCK, torch.inference_mode(), precision_context(device, precision):
-            model = ref.model.to(device)
-            out = model(args[0], args[1], args[2], return_warps=True, return_matches=True,
-                        top_k=top_k)
+        with _MODEL_LOCK:
+            out = run_model(ref.model.to(device), ref_image, ref_semantics, target_semantics,
+                            top_k=top_k, precision=precision)
         return compact_output(out)
     except Exception as exc:  # noqa: BLE001 - re-raised in the main process
         return _Failure(_portable(exc), traceback.format_exc())

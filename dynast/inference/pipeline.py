@@ -32,7 +32,7 @@ from dynast.tasks.spec import Prepared
 if TYPE_CHECKING:  # pragma: no cover
     from dynast.model import DynaST, DynaSTOutput
 
-__all__ = ["DynaSTPipeline", "ModelRunner", "LocalRunner", "check_resolution",
+__all__ = ["DynaSTPipeline", "ModelRunner", "LocalRunner", "run_model", "check_resolution",
            "parse_top_k", "MAX_TOP_K"]
 
 MAX_TOP_K = 16
@@ -62,17 +62,28 @@ class LocalRunner:
     def __call__(self, model: DynaST, ref_image: torch.Tensor, ref_semantics: torch.Tensor | None,
                  target_semantics: torch.Tensor, *, top_k: int, precision: str,
                  on_level: LevelProgress | None = None) -> DynaSTOutput:
-        device = next(model.parameters()).device
         with self._guard:
             lock = self._locks.setdefault(id(model), threading.Lock())
-        args = [None if t is None else t.to(device) for t in
-                (ref_image, ref_semantics, target_semantics)]
-        with lock, torch.inference_mode(), precision_context(device, precision):
-            out = model(args[0], args[1], args[2], return_warps=True, return_matches=True,
-                        top_k=top_k, on_level=on_level)
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        return out
+        with lock:
+            return run_model(model, ref_image, ref_semantics, target_semantics, top_k=top_k,
+                             precision=precision, on_level=on_level)
+
+
+def run_model(model: DynaST, ref_image: torch.Tensor, ref_semantics: torch.Tensor | None,
+              target_semantics: torch.Tensor, *, top_k: int, precision: str,
+              on_level: LevelProgress | None = None) -> DynaSTOutput:
+    """One inference call of ``model`` on its own device: the inputs (B, C, H, W) moved
+    there, inference mode, ``precision`` (:func:`~dynast.inference.runtime.precision_context`),
+    warps and matches returned; waits for CUDA to finish."""
+    device = next(model.parameters()).device
+    args = [None if t is None else t.to(device) for t in
+            (ref_image, ref_semantics, target_semantics)]
+    with torch.inference_mode(), precision_context(device, precision):
+        out = model(args[0], args[1], args[2], return_warps=True, return_matches=True,
+                    top_k=top_k, on_level=on_level)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return out
 
 
 def _load_model(path: Path, device: torch.device) -> DynaST:
