@@ -3,6 +3,7 @@ reported, and batches are collated into the model's inputs."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -56,3 +57,26 @@ def collate(samples: list[dict[str, Any]]) -> dict[str, Any]:
         if key != "skipped":
             batch[key] = torch.stack([s[key] for s in samples])
     return batch
+
+
+class PhotoFolder(SkippingDataset):
+    """A folder of photos, each fitted to ``size`` x ``size`` for warped self-pairs, with what a
+    detector found in it cached (:class:`~train.data.cache.ArrayCache` under
+    ``cache_dir/cache_name``, entries keyed by ``cache_key`` and the photo's bytes). ``fit``:
+    the photo is first framed as the pipeline frames it. Subclasses write ``load``."""
+
+    def __init__(self, folder: str | Path, size: int, cache_dir: str | Path, cache_name: str,
+                 cache_key: str, *, max_images: int = 0, warp_strength: float = 1.0,
+                 fit: bool = False) -> None:
+        from train.data.cache import ArrayCache
+        from train.data.files import list_images
+
+        self.files = list_images(folder, max_images)
+        self.size, self.warp_strength, self.fit = size, warp_strength, fit
+        self.cache = ArrayCache(Path(cache_dir) / cache_name, cache_key)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def name(self, index: int) -> str:
+        return str(self.files[index])

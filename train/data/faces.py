@@ -17,11 +17,11 @@ import numpy as np
 import torch
 
 from dynast.visualize import tensor_to_uint8
-from train.data.base import SkippingDataset
+from train.data.base import PhotoFolder, SkippingDataset
 from train.data.cache import ArrayCache
 from train.data.exemplar_warp import apply_grid, colour_jitter
 from train.data.face_teacher import face_teacher
-from train.data.files import DataLayoutError, list_images, read_rgb, require, resize, to_tensor
+from train.data.files import DataLayoutError, read_rgb, require, resize, to_tensor
 from train.data.warped_pairs import warped_pair
 
 
@@ -49,7 +49,7 @@ class _Face:
     semantics: torch.Tensor
 
 
-class FacePhotos(SkippingDataset):
+class FacePhotos(PhotoFolder):
     """Folder of face photos -> {ref_image, ref_semantics, target_semantics, target} at ``size``.
 
     The face mesh of each photo is found once (MediaPipe) and cached; semantics are drawn from
@@ -74,18 +74,11 @@ class FacePhotos(SkippingDataset):
 
         if not 0.0 <= cross_identity <= 1.0:
             raise ValueError(f"data.cross_identity must be in [0, 1], got {cross_identity}")
-        self.files = list_images(folder, max_images)
-        self.size, self.warp_strength, self.fit = size, warp_strength, fit
+        key = f"face_mesh-v1|size={size}|fit_face-v1" if fit else "face_mesh-v1"
+        super().__init__(folder, size, cache_dir, "face_photo", key, max_images=max_images,
+                         warp_strength=warp_strength, fit=fit)
         self.cross_identity = cross_identity if len(self.files) > 1 else 0.0
         self.semantic_nc = self.ref_semantic_nc = FACE_CHANNELS
-        key = f"face_mesh-v1|size={size}|fit_face-v1" if fit else "face_mesh-v1"
-        self.cache = ArrayCache(Path(cache_dir) / "face_photo", key)
-
-    def __len__(self) -> int:
-        return len(self.files)
-
-    def name(self, index: int) -> str:
-        return str(self.files[index])
 
     def _landmarks(self, photo: np.ndarray) -> dict[str, np.ndarray]:
         from dynast import semantics

@@ -13,10 +13,9 @@ import numpy as np
 import torch
 
 from dynast.semantics import POSE_CHANNELS
-from train.data.base import SkippingDataset
-from train.data.cache import ArrayCache
+from train.data.base import PhotoFolder, SkippingDataset
 from train.data.exemplar_warp import warp_points
-from train.data.files import DataLayoutError, list_images, read_rgb, require, resize, to_tensor
+from train.data.files import DataLayoutError, read_rgb, require, resize, to_tensor
 from train.data.warped_pairs import warped_pair
 
 
@@ -128,7 +127,7 @@ class DeepFashion(SkippingDataset):
         }
 
 
-class PeoplePhotos(SkippingDataset):
+class PeoplePhotos(PhotoFolder):
     """Folder of people photos -> warped self-pairs with pose semantics at size x size.
 
     Photos are fitted into the square keeping their aspect ratio (``fit_to_size``); MediaPipe
@@ -147,16 +146,9 @@ class PeoplePhotos(SkippingDataset):
         warp_strength: float = 1.0,
         fit: bool = False,
     ) -> None:
-        self.files = list_images(folder, max_images)
-        self.size, self.warp_strength, self.fit = size, warp_strength, fit
         key = f"fit_person-v1|size={size}" if fit else "extract_pose-v1"
-        self.cache = ArrayCache(Path(cache_dir) / "people_photo", key)
-
-    def __len__(self) -> int:
-        return len(self.files)
-
-    def name(self, index: int) -> str:
-        return str(self.files[index])
+        super().__init__(folder, size, cache_dir, "people_photo", key, max_images=max_images,
+                         warp_strength=warp_strength, fit=fit)
 
     @staticmethod
     def _detect(image: np.ndarray) -> dict[str, np.ndarray]:
