@@ -224,7 +224,7 @@ def run_task(settings: AppSettings, store: ResultStore, task: str, reference: An
     resolution, top_k, precision = options.resolution, options.top_k, options.precision
     checkpoint, fit = options.checkpoint, options.fit
     normalisation = options.normalisation or NORMALISATIONS[0]
-    entry, note = settings.answering(settings.checkpoint(task, checkpoint))
+    entry, note = settings.serving_checkpoint(settings.checkpoint(task, checkpoint))
     pipe = settings.pipeline(task, entry.path)
 
     def stage(fraction: float, what: str) -> None:

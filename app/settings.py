@@ -28,7 +28,7 @@ class CheckpointEntry:
     """One checkpoint a tab can use: the name users see, where it is, and its limit.
 
     ``remote`` is set for a checkpoint fetched on demand (``path`` is then None until it
-    is ready, see :meth:`AppSettings.answering`)."""
+    is ready, see :meth:`AppSettings.serving_checkpoint`)."""
 
     name: str
     path: Path | None
@@ -139,7 +139,7 @@ class AppSettings:
             entries.append(CheckpointEntry(name, path, card_limit(path)))
         return remotes + entries if self.on_space else entries + remotes
 
-    def answering(self, entry: CheckpointEntry) -> tuple[CheckpointEntry, str]:
+    def serving_checkpoint(self, entry: CheckpointEntry) -> tuple[CheckpointEntry, str]:
         """The checkpoint that answers when ``entry`` is chosen, and a note for the user.
 
         A remote checkpoint that is not ready starts downloading; meanwhile the first local

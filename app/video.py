@@ -75,7 +75,7 @@ def make_handler(settings: AppSettings):
         if size not in SIZES:
             raise gr.Error(f"size must be one of {', '.join(SIZES)}.", print_exception=False)
         h, w = (int(v) for v in size.split("x"))
-        entry, note = settings.answering(settings.checkpoint("pose", checkpoint))
+        entry, note = settings.serving_checkpoint(settings.checkpoint("pose", checkpoint))
         animator = PoseAnimator(pipeline=settings.pipeline("pose", entry.path))
         options = AnimateOptions(size=(h, w), max_frames=MAX_FRAMES, refuse_longer=True,
                                  limits=LIMITS)

@@ -20,7 +20,6 @@ the CPU: that is how the tests exercise it.
 """
 from __future__ import annotations
 
-import logging
 import math
 import os
 import pickle
@@ -32,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from app.errors import LOG
 from dynast.attention import Matches
 from dynast.inference.pipeline import run_model
 from dynast.inference.runtime import Capability, default_precision
@@ -52,7 +52,6 @@ GPU_SECONDS_PER_MEGAPIXEL = 20
 GPU_SECONDS_MAX = 120
 
 GpuDecorator = Callable[..., Callable[[Callable[..., Any]], Callable[..., Any]]]
-LOG = logging.getLogger("dynast.app")
 _MODEL_LOCK = threading.Lock()  # one model call at a time per process (one GPU)
 
 

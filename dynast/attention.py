@@ -103,7 +103,7 @@ def _rows_per_chunk(total: int, per_row: int, chunk_elems: int) -> int:
     return max(1, min(total, chunk_elems // max(1, per_row)))
 
 
-class _Rows:
+class _ChunkedRows:
     """Per-chunk results (B, m, ...) gathered along dim 1 into one (B, total, ...) tensor in
     ``dtype`` (None: the chunks' own).
 
@@ -139,14 +139,14 @@ class _Rows:
         return out if self.dtype is None else out.to(self.dtype)
 
 
-class _Collected:
+class _AttentionChunks:
     """What an attention call gathers chunk by chunk: output, confidence and warp in the
     caller's dtype; top-k indices and the matches' four fields as they come."""
 
     def __init__(self, total: int, dtype: torch.dtype) -> None:
-        self.outputs, self.confs, self.warps = (_Rows(total, dtype) for _ in range(3))
-        self.topks = _Rows(total)
-        self.matches = [_Rows(total) for _ in Matches.__dataclass_fields__]
+        self.outputs, self.confs, self.warps = (_ChunkedRows(total, dtype) for _ in range(3))
+        self.topks = _ChunkedRows(total)
+        self.matches = [_ChunkedRows(total) for _ in Matches.__dataclass_fields__]
 
     def add_matches(self, found: Matches) -> None:
         for rows, field in zip(self.matches, Matches.__dataclass_fields__):
@@ -197,7 +197,7 @@ def dense_attention(
     b, nq, c = q.shape
     nk = k.shape[1]
     t = c**0.5 if temperature is None else temperature
-    out = _Collected(nq, dtype)
+    out = _AttentionChunks(nq, dtype)
     rows = _rows_per_chunk(nq, b * nk * 2, chunk_elems)
     with float32(q, k, v, q_prune, k_prune) as (q, k, v, q_prune, k_prune):
         warp_source = None if warp_source is None else warp_source.to(q.dtype)
@@ -270,7 +270,7 @@ def sparse_attention(
     b, nq, c = q.shape
     n = candidates(0, 1).shape[-1]
     width = max(c, v.shape[-1], q_prune.shape[-1])
-    out = _Collected(nq, dtype)
+    out = _AttentionChunks(nq, dtype)
     rows = _rows_per_chunk(nq, b * n * width, chunk_elems)
     with float32(q, k, v, q_prune, k_prune) as (q, k, v, q_prune, k_prune):
         warp_source = None if warp_source is None else warp_source.to(q.dtype)

@@ -126,10 +126,12 @@ class TransformerBlock(nn.Module):
                 keep_matches=DENSE_MATCHES_KEPT if return_matches else 0,
                 chunk_elems=chunk,
             )
-        make = inter_scale_candidates if self.kind == "inter" else inner_scale_candidates
+        candidates_of = (
+            inter_scale_candidates if self.kind == "inter" else inner_scale_candidates
+        )
         return self.kernels.sparse(
             *args,
-            make(links, h, w),
+            candidates_of(links, h, w),
             temperature=self.temperature,
             prune=self.prune,
             warp_source=source,

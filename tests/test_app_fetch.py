@@ -59,14 +59,14 @@ def test_fetch_in_background_with_fallback(tmp_path: Path, cache: Path) -> None:
     settings = _settings(tmp_path / "ckpt", drive)
     first = settings.catalogue("pose")[0]
     assert first.remote is not None  # on a Space the authors' checkpoint is the default
-    answering, note = settings.answering(first)
-    assert answering.name == "pose" and "Until it is ready" in note
+    serving, note = settings.serving_checkpoint(first)
+    assert serving.name == "pose" and "Until it is ready" in note
     assert "downloading" in first.remote.status()
     drive.release.set()
     first.remote.wait(120)
     assert first.remote.path is not None and first.remote.error == ""
-    answering, note = settings.answering(first)
-    assert answering.path == first.remote.path and note == ""
+    serving, note = settings.serving_checkpoint(first)
+    assert serving.path == first.remote.path and note == ""
     assert drive.calls == ["1UJ9xsQBBWZEXOz-jizerR4Qjo7n1kYmy"]  # the release's Drive file
     # a cache hit needs no download
     again = RemoteCheckpoint(*AUTHORS_POSE, "pose", download=FakeDrive())
@@ -83,8 +83,8 @@ def test_failed_fetch_says_why_and_keeps_working(tmp_path: Path, cache: Path) ->
     drive.release.set()
     remote.wait(60)
     assert remote.path is None and "connection reset" in remote.error
-    answering, note = settings.answering(settings.catalogue("pose")[0])
-    assert answering.name == "pose" and "Could not download" in note
+    serving, note = settings.serving_checkpoint(settings.catalogue("pose")[0])
+    assert serving.name == "pose" and "Could not download" in note
     assert "connection reset" in note and "using the shipped checkpoint pose" in note
 
 
@@ -108,7 +108,7 @@ def test_no_network_is_one_plain_sentence_said_once(tmp_path: Path, cache: Path,
     entry.remote.wait(60)
     sentence = ("Could not download the authors' DeepFashion checkpoint: no network (the "
                 "server's name could not be resolved); using the shipped checkpoint")
-    assert settings.answering(entry)[1] == sentence + " pose."
+    assert settings.serving_checkpoint(entry)[1] == sentence + " pose."
     assert panels.checkpoint_note(settings, "pose", entry.name) == f"⚠️ {sentence} **pose**."
     toasts: list[str] = []
     monkeypatch.setattr(panels.gr, "Warning", lambda text, *a, **k: toasts.append(text))

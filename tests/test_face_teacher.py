@@ -127,14 +127,14 @@ def test_cross_identity_pairs_carry_the_teacher(tmp_path: Path) -> None:
 
 def test_cross_identity_is_refused_where_there_are_no_faces(tmp_path: Path) -> None:
     from train.config import DataConfig
-    from train.tasks import get_task
+    from train.tasks import training_task
 
     data = DataConfig(kind="photos", path=str(REPO / "tests/assets/train/people"), size=32,
                       cross_identity=0.5)
     with pytest.raises(ValueError, match="cross_identity is for face photo folders"):
-        get_task("pose").build_dataset(data, tmp_path)
+        training_task("pose").build_dataset(data, tmp_path)
     with pytest.raises(ValueError, match=r"in \[0, 1\]"):
-        get_task("face").build_dataset(DataConfig(path=str(FACES), size=32, cross_identity=2),
+        training_task("face").build_dataset(DataConfig(path=str(FACES), size=32, cross_identity=2),
                                        tmp_path)
 
 

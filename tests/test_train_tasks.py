@@ -120,7 +120,7 @@ def test_default_data_kind_must_match_the_task_spec(grey_task, tmp_path: Path) -
 
 def test_unknown_or_untrainable_tasks_are_named() -> None:
     with pytest.raises(training.UnknownTrainingTask, match="unknown task 'nope'"):
-        training.get_task("nope")
+        training.training_task("nope")
     register_task(
         TaskSpec(
             name="inference_only",
@@ -134,7 +134,7 @@ def test_unknown_or_untrainable_tasks_are_named() -> None:
         with pytest.raises(
             training.UnknownTrainingTask, match="'inference_only' has no training recipe"
         ):
-            training.get_task("inference_only")
+            training.training_task("inference_only")
     finally:
         unregister_task("inference_only")
     assert {"pose", "face", "style"} <= set(training.TASKS)

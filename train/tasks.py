@@ -85,7 +85,7 @@ def register(task: TrainingTask) -> TrainingTask:
     return task
 
 
-def get_task(name: str) -> TrainingTask:
+def training_task(name: str) -> TrainingTask:
     """The training recipe of ``name``; a clear error for unknown or untrainable tasks."""
     if name not in TASKS:
         from dynast.tasks import task_names

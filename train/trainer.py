@@ -48,7 +48,7 @@ from train.phases import (
     matching_terms,
     set_gate,
 )
-from train.tasks import get_task
+from train.tasks import training_task
 
 CHECKPOINT_NAME = "checkpoints/latest.pt"
 
@@ -74,7 +74,7 @@ class Trainer:
         from dynast import DynaSTConfig
 
         self.cfg = cfg
-        self.task = get_task(cfg.task)
+        self.task = training_task(cfg.task)
         self.info: DistInfo = setup(cfg.run.device)
         if cfg.run.threads > 0:
             torch.set_num_threads(cfg.run.threads)
@@ -126,20 +126,21 @@ class Trainer:
             )
             if self.discriminator is not None:
                 self.d_ddp = DDP(self.discriminator, device_ids=ids)
-        s = cfg.schedule
+        schedule = cfg.schedule
         self.sampler = StepBatchSampler(
             len(self.dataset),
-            s.batch_size,
+            schedule.batch_size,
             cfg.run.seed,
             self.info.rank,
             self.info.world_size,
             self.step,
             cfg.data.freeze_augmentation,
         )
-        spe = self.sampler.steps_per_epoch
-        self.total_steps = s.epochs * spe
-        self.decay_steps = s.decay_epochs * spe
-        self.stop_step = min(self.total_steps, s.max_steps) if s.max_steps > 0 else self.total_steps
+        steps_per_epoch = self.sampler.steps_per_epoch
+        self.total_steps = schedule.epochs * steps_per_epoch
+        self.decay_steps = schedule.decay_epochs * steps_per_epoch
+        limit = schedule.max_steps if schedule.max_steps > 0 else self.total_steps
+        self.stop_step = min(self.total_steps, limit)
 
     # ------------------------------------------------------------------ state
     def _state(self) -> dict[str, Any]:

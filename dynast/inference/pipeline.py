@@ -264,26 +264,26 @@ class DynaSTPipeline:
             raise PipelineError(f"the {self.spec.title} task takes target_kind "
                                 f"{' or '.join(map(repr, self.spec.target_kinds))}, "
                                 f"got {target_kind!r}")
-        step = progress or (lambda fraction, stage: None)
+        report = progress or (lambda fraction, stage: None)
         timings: dict[str, float] = {}
 
-        step(0.0, "computing the semantics")  # first: bad inputs fail before any loading
+        report(0.0, "computing the semantics")  # first: bad inputs fail before any loading
         t0 = time.perf_counter()
         request = PrepareRequest(resolution=res, target_kind=target_kind, fit=bool(fit))
         prepared = self.spec.prepare(reference, target, request)
         timings["semantics"] = time.perf_counter() - t0
 
-        step(0.2, "loading the model")
+        report(0.2, "loading the model")
         t0 = time.perf_counter()
         model = self.model
         timings["load"] = time.perf_counter() - t0
         k = int(model.config.top_k) if k is None else k
         self.check_channels(prepared)
 
-        step(0.3, "running the model")
+        report(0.3, "running the model")
         t0 = time.perf_counter()
         def level_done(done: int, total: int) -> None:
-            step(0.3 + 0.6 * done / total, f"matching: level {done} of {total} done")
+            report(0.3 + 0.6 * done / total, f"matching: level {done} of {total} done")
 
         out = self.runner(model, _image_tensor(prepared.reference),
                           _sem_tensor(prepared.ref_semantics),
@@ -291,7 +291,7 @@ class DynaSTPipeline:
                           on_level=level_done)
         timings["model"] = time.perf_counter() - t0
 
-        step(0.9, "drawing the warps")
+        report(0.9, "drawing the warps")
         t0 = time.perf_counter()
         result = build_result(out, prepared, task=self.task, precision=prec,
                               device=str(self.device), top_k=k, timings=timings,

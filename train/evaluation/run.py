@@ -24,7 +24,7 @@ from train.evaluation.fid import fid_status
 from train.evaluation.metrics import l1, pooled_target, psnr, sliced_wasserstein, ssim
 from train.losses.objectives import STYLE_LAYERS, style_statistics_loss
 from train.losses.vgg import VGG19Features, default_cache_dir
-from train.tasks import get_task
+from train.tasks import training_task
 
 
 @dataclass
@@ -93,7 +93,7 @@ def evaluate(req: EvalRequest) -> dict[str, Any]:
     _check_request(req)
     device = default_device() if req.device == "auto" else check_device(req.device)
     model = _load_model(req, device)
-    task = get_task(req.task)
+    task = training_task(req.task)
     data_cfg = DataConfig(
         kind=req.kind,
         path=req.data,
