@@ -197,7 +197,7 @@ def env_settings(environ: dict[str, str] | None = None) -> AppSettings:
     device = env.get("DYNAST_DEVICE") or None
     runner, auto_precision = None, None
     if on_space:
-        from app.zerogpu import make_runner  # the ZeroGPU runner (interface 6)
+        from app.zerogpu import make_runner  # the ZeroGPU runner (docs/CONTRACTS.md section 6)
 
         runner = make_runner()  # None unless this is a ZeroGPU Space
         if runner is not None:  # models live on the CPU; only the model call gets the GPU

@@ -6,7 +6,7 @@ pickled across (CPU tensors travel as shared-memory handles). So here:
 
 * the app loads its models on the CPU at start (``DynaSTPipeline(..., device="cpu")``) and
   computes semantics and PNGs in the main process, off the GPU;
-* :class:`ZeroGPURunner` is the pipeline's model runner (interface 6 of docs/CONTRACTS.md):
+* :class:`ZeroGPURunner` is the pipeline's model runner (section 6 of docs/CONTRACTS.md):
   it hands a :class:`ModelRef` (config and weights: the model's spectral-norm
   parametrizations cannot be pickled) and the CPU tensors to :func:`_model_call`, the only
   decorated function, which moves the model to CUDA, runs it and returns a compact CPU copy
