@@ -44,7 +44,7 @@ LevelProgress = Callable[[int, int], None]
 
 
 class ModelRunner(Protocol):
-    """Runs the model call: CPU tensors in, the model's output back (docs/CONTRACTS.md section 6)."""
+    """Runs the model call: CPU tensors in, the model's output back (docs/CONTRACTS.md, 6)."""
 
     def __call__(self, model: DynaST, ref_image: torch.Tensor, ref_semantics: torch.Tensor | None,
                  target_semantics: torch.Tensor, *, top_k: int, precision: str,
