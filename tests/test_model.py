@@ -225,7 +225,7 @@ def test_top_k_is_a_forward_argument_and_leaves_the_config_alone():
 
 
 def test_levels_run_one_after_another_as_the_paper_loop():
-    from dynast.model import LevelState
+    from dynast.level import LevelState
 
     cfg = tiny_config()
     model = _model()

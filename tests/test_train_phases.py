@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from dynast.model import TransformerBlock
+from dynast.transformer import TransformerBlock
 from train.config import load_config
 from train.phases import check_schedule, matching_phase, set_gate
 from train.trainer import Trainer

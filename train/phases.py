@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from dynast import DynaST, DynaSTConfig
-from dynast.model import TransformerBlock
+from dynast.transformer import TransformerBlock
 from train.config import TrainConfig
 from train.losses.objectives import LossTerms, matching_loss, teacher_guide
 
