@@ -15,16 +15,13 @@ import numpy as np
 from app.errors import guard_upload, user_errors
 from app.media import EXAMPLES, ResultStore, example_name, example_paths
 from app.panels import (
-    RunOptions,
-    TabParts,
     TabText,
     advanced_options,
     model_note,
     output_panel,
     reference_input,
-    run_task,
-    wire_run,
 )
+from app.run import RunOptions, TabParts, run_task, wire_run
 from app.settings import AppSettings
 from app.source_tabs import SourceTabs
 from dynast.tasks import pose_target_from_file

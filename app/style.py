@@ -8,15 +8,12 @@ import gradio as gr
 from app.errors import guard_upload, user_errors
 from app.media import ResultStore, example_name, example_paths
 from app.panels import (
-    RunOptions,
-    TabParts,
     TabText,
     advanced_options,
     model_note,
     output_panel,
-    run_task,
-    wire_run,
 )
+from app.run import RunOptions, TabParts, run_task, wire_run
 from app.settings import AppSettings
 
 TEXT = TabText("style", semantics_label="Content photo as the model saw it (click to inspect)",

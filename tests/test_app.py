@@ -212,7 +212,7 @@ def test_what_the_model_saw_is_hidden_without_a_picture(ckpt_root: Path) -> None
     """A pose given as keypoints (a shipped pose, a keypoint file) has no fitted photo: the
     panel is hidden rather than left as an empty placeholder; a photo shows it again."""
     from app.media import ResultStore
-    from app.panels import RunOptions, run_task
+    from app.run import RunOptions, run_task
     from dynast.tasks import pose_target_from_file
 
     settings = AppSettings(checkpoints_root=ckpt_root, min_resolution=64, device="cpu")

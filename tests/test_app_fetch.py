@@ -97,6 +97,7 @@ OFFLINE = ("HTTPSConnectionPool(host='drive.google.com', port=443): Max retries 
 def test_no_network_is_one_plain_sentence_said_once(tmp_path: Path, cache: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     import app.panels as panels
+    import app.run as run
     from app.media import ResultStore
 
     make_tiny_checkpoints(tmp_path / "ckpt")
@@ -111,9 +112,9 @@ def test_no_network_is_one_plain_sentence_said_once(tmp_path: Path, cache: Path,
     assert settings.serving_checkpoint(entry)[1] == sentence + " pose."
     assert panels.checkpoint_note(settings, "pose", entry.name) == f"⚠️ {sentence} **pose**."
     toasts: list[str] = []
-    monkeypatch.setattr(panels.gr, "Warning", lambda text, *a, **k: toasts.append(text))
-    out = panels.run_task(settings, ResultStore(2), "pose", str(POSE_REF), str(POSE_TGT),
-                          panels.RunOptions(RES, 4, "fp32", entry.name, True))
+    monkeypatch.setattr(run.gr, "Warning", lambda text, *a, **k: toasts.append(text))
+    out = run.run_task(settings, ResultStore(2), "pose", str(POSE_REF), str(POSE_TGT),
+                       run.RunOptions(RES, 4, "fp32", entry.name, True))
     assert out[4].count("Could not download") == 1 and "HTTPSConnectionPool" not in out[4]
     assert not any("Could not download" in t for t in toasts), toasts
 
