@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from app.fetch import AUTHORS_POSE, AUTHORS_POSE_LIMIT, RemoteCheckpoint
+from dynast.errors import MissingCheckpoint
 from dynast.inference.checkpoints import list_checkpoints, resolve_checkpoint
-from dynast.inference.errors import MissingCheckpoint
 from dynast.inference.pipeline import DynaSTPipeline
 from dynast.inference.runtime import default_device, default_precision
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from dynast.errors import VideoError
 from dynast.inference.cli import main
-from dynast.inference.errors import VideoError
 from dynast.video.clip import VideoWriter, open_clip, read_frames
 from dynast.video.driving import load_driving
 from test_animate import REFERENCE, ckpt  # noqa: F401 (the fixture)

@@ -19,9 +19,9 @@ import pytest
 import torch
 
 from dynast import DynaST, DynaSTConfig
+from dynast.errors import CheckpointSourceError, MissingCheckpoint
 from dynast.inference import sources
 from dynast.inference.checkpoints import checkpoint_task, list_checkpoints, resolve_checkpoint
-from dynast.inference.errors import CheckpointSourceError, MissingCheckpoint
 
 FIXTURE = Path(__file__).parent / "fixtures/official_parity/deepfashion_ngf8_64_G.pth"
 

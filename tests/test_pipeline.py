@@ -15,8 +15,8 @@ import torch
 from PIL import Image
 
 from dynast import DynaST, DynaSTConfig
+from dynast.errors import MissingCheckpoint, PipelineError
 from dynast.inference.checkpoints import list_checkpoints, resolve_checkpoint
-from dynast.inference.errors import MissingCheckpoint, PipelineError
 from dynast.inference.pipeline import DynaSTPipeline
 from dynast.inference.result import PipelineResult
 from dynast.semantics import (

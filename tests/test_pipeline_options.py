@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from dynast import DynaST, DynaSTConfig
-from dynast.inference.errors import MissingCheckpoint, PipelineError, UnknownTask
+from dynast.errors import MissingCheckpoint, PipelineError, UnknownTask
 from dynast.inference.pipeline import DynaSTPipeline
 from test_pipeline import CONTENT, STYLE
 

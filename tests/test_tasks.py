@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dynast.inference.errors import UnknownTask
+from dynast.errors import UnknownTask
 from dynast.semantics import FACE_CHANNELS, POSE_CHANNELS
 from dynast.tasks import (
     PrepareRequest,

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dynast.inference.errors import VideoError
+from dynast.errors import VideoError
 from dynast.semantics.keypoints import Keypoints
 from dynast.tasks import pose_target_from_file
 from dynast.video.clip import ClipLimits, VideoWriter, open_clip, read_frames

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from dynast.inference.errors import MissingCheckpoint
+from dynast.errors import MissingCheckpoint
 from dynast.inference.sources import (
     ALIASES,
     DownloadFn,

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from dynast.cli_args import OneLineErrorParser, parse_size, writable_dir
-from dynast.inference.errors import PipelineError
+from dynast.errors import PipelineError
 from dynast.precision import PRECISIONS
 from dynast.video.cli import add_animate_parser, animate_command
 
@@ -133,7 +133,7 @@ def _save_warps(result: Any, folder: Path) -> None:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from dynast.inference.errors import PipelineError
+    from dynast.errors import PipelineError
     from dynast.inference.pipeline import DynaSTPipeline
     from dynast.tasks import get_task, pose_target_from_file, task_names
 

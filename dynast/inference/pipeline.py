@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 import torch
 
+from dynast.errors import MissingCheckpoint, PipelineError
 from dynast.inference.checkpoints import resolve_checkpoint
-from dynast.inference.errors import MissingCheckpoint, PipelineError
 from dynast.inference.result import PipelineResult, build_result
 from dynast.inference.runtime import (
     PRECISIONS,

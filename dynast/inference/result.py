@@ -9,7 +9,7 @@ import numpy as np
 from PIL import Image
 
 from dynast import visualize as vis
-from dynast.inference.errors import PipelineError
+from dynast.errors import PipelineError
 from dynast.semantics.image_io import FitTransform
 from dynast.tasks.spec import Prepared
 

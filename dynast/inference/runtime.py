@@ -22,7 +22,7 @@ from typing import Iterator
 
 import torch
 
-from dynast.inference.errors import PipelineError
+from dynast.errors import PipelineError
 from dynast.precision import PRECISIONS, Precision, autocast
 
 NATIVE_BF16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})

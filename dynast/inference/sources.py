@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from dynast.inference.errors import CheckpointSourceError
+from dynast.errors import CheckpointSourceError
 from dynast.persistence import CHECKPOINT_FILES, CONFIG_NAME, WEIGHTS_NAME, is_checkpoint_dir
 
 __all__ = ["ALIASES", "Alias", "DownloadFn", "ProgressFn", "RemoteSource", "cache_dir",

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 
-from dynast.inference.errors import UnknownTask
+from dynast.errors import UnknownTask
 from dynast.tasks.pose_target import PoseTarget, pose_target_from_file, read_pose_file
 from dynast.tasks.spec import Framing, Prepared, PrepareFn, PrepareRequest, TaskSpec
 

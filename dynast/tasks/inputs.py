@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 import numpy as np
 from PIL import Image
 
-from dynast.inference.errors import PipelineError
+from dynast.errors import PipelineError
 from dynast.semantics.errors import SemanticsError
 from dynast.semantics.image_io import ImageSource, load_image
 

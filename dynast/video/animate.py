@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from dynast import visualize as vis
-from dynast.inference.errors import PipelineError, VideoError
+from dynast.errors import PipelineError, VideoError
 from dynast.inference.pipeline import DynaSTPipeline, check_resolution
 from dynast.inference.runtime import precision_context
 from dynast.semantics.pose_render import render_pose, render_pose_preview

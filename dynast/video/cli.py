@@ -55,7 +55,7 @@ def add_animate_parser(sub: Any) -> None:
 def animate_command(args: argparse.Namespace) -> int:
     """Run ``animate``; input problems raise ``ValueError`` (the CLI prints one line, exit 2)."""
     from dynast.cli_args import parse_size, writable_dir
-    from dynast.inference.errors import PipelineError
+    from dynast.errors import PipelineError
     from dynast.video.animate import AnimateOptions, PoseAnimator
     from dynast.video.smoothing import OneEuro
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from dynast.inference.errors import VideoError
+from dynast.errors import VideoError
 
 __all__ = ["ClipInfo", "ClipLimits", "VideoWriter", "open_clip", "read_frames", "DECODE_SIDE"]
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dynast.inference.errors import VideoError
+from dynast.errors import VideoError
 from dynast.semantics.framing_person import CENTRE_X, FRAME_ASPECT
 from dynast.semantics.keypoints import JOINT_NAMES, Keypoints
 

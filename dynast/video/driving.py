@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dynast.inference.errors import VideoError
+from dynast.errors import VideoError
 from dynast.semantics.keypoints import Keypoints
 from dynast.video.clip import ClipInfo, ClipLimits, open_clip, read_frames
 from dynast.video.clip_fit import ClipFit, fit_clip

@@ -15,8 +15,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from dynast.errors import VideoError
 from dynast.files import read_regular_file
-from dynast.inference.errors import VideoError
 from dynast.semantics.errors import MalformedKeypointFile, NoPersonFound, SemanticsError
 from dynast.semantics.keypoints import Keypoints
 from dynast.semantics.openpose_io import MAX_KEYPOINT_FILE_BYTES, parse_openpose_json

@@ -1,4 +1,4 @@
-"""Errors of the inference layer (tasks, checkpoints, pipeline, CLI).
+"""Errors of the task, checkpoint, pipeline and CLI layers (a leaf module every layer imports).
 
 Every error is a ``ValueError`` whose message says what was wrong and what to do; the CLI
 prints it as one line and exits 2, the app shows it as it is.
