@@ -26,7 +26,8 @@ TIME_BOUND_S = 900.0
 
 
 def _app_server():
-    spec = importlib.util.spec_from_file_location("gpu_check", ROOT / "scripts/gpu_check.py")
+    spec = importlib.util.spec_from_file_location("gpu_check_app",
+                                                  ROOT / "scripts/gpu_check_app.py")
     module = importlib.util.module_from_spec(spec)
     assert spec.loader is not None
     spec.loader.exec_module(module)
