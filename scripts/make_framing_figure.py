@@ -1,13 +1,18 @@
-"""docs/framing.png: original / what the model saw / result, for one person and one face.
+"""docs/framing.png: original / what the model saw / result, for three people and one face.
 
     python scripts/make_framing_figure.py [--data ../shared/data] [--out docs/framing.png]
 
 Runs the pipeline (``DynaSTPipeline(task, "checkpoints/<task>")(reference, target, fit=True)``)
-with the shipped checkpoints at their training size, 64 x 64. Person: the target is a web photo
-of a man against a wall (``people/internet_ins8.jpg``), the reference a DeepFashion photo
-(``examples/pose/reference/1_fashion_woman_blouse.jpg``). Face: the target is a portrait
-with the head turned and tilted (``style/content/adain_blonde_girl.jpg``, from the AdaIN
-repository), the reference a CelebA-HQ face (``examples/face/reference/2_stargan_005735.jpg``).
+with the shipped checkpoints at their training size, 64 x 64. People: a web photo of a man
+against a wall (``people/internet_ins8.jpg``; reference a DeepFashion photo,
+``examples/pose/reference/1_fashion_woman_blouse.jpg``), then two held-out DeepFashion
+pictures pasted on clutter, each with its own original picture as the reference, so that the
+last column shows DeepFashion's framing of the same person: one cut at mid-thigh on a
+painting (``style/style/adain_scene_de_rue.jpg``; framed at the full-body scale, the legs
+out of the frame), one whole on a photo of a room (``style/content/coco_01.jpg``). Face: the
+target is a portrait with the head turned and tilted (``style/content/adain_blonde_girl.jpg``,
+from the AdaIN repository), the reference a CelebA-HQ face
+(``examples/face/reference/2_stargan_005735.jpg``).
 Columns: the target photo, ``result.model_input`` (what the model saw, 64 px shown larger),
 ``result.pasted`` (the output mapped back into the photo), the reference. The shipped
 checkpoints are small and weak (see their model cards): the figure shows the framing, not the
@@ -18,10 +23,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import cv2
+import numpy as np
 from PIL import Image, ImageDraw
 
 from dynast.inference.pipeline import DynaSTPipeline
 from dynast.semantics import load_image
+from dynast.semantics.framing_person import detect_person
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL_SIDE = 64  # the shipped checkpoints' training size
@@ -30,7 +38,27 @@ TITLES = ("original (target photo)", "what the model saw (64 px)", "result, in t
           "reference")
 
 
-def _row(task: str, reference: Path, target: Path) -> list[Image.Image]:
+def _collage(person: Path, canvas: Path, thighs: bool) -> np.ndarray:
+    """(512, W, 3) uint8: ``canvas`` 512 px tall with the DeepFashion picture of ``person``
+    (256 x 256, its middle 176 columns the photo) pasted on it at 60 % of the height, cut
+    halfway from the hips to the knees when ``thighs``."""
+    picture = load_image(person)[:, 40:216]
+    rows = 256
+    if thighs:
+        lm = detect_person(picture).landmarks
+        rows = round((lm[[23, 24], 1].mean() + lm[[25, 26], 1].mean()) / 2)
+    photo = load_image(canvas)
+    width = round(photo.shape[1] * 512 / photo.shape[0])
+    photo = cv2.resize(photo, (width, 512), interpolation=cv2.INTER_AREA)
+    scale = 0.6 * 512 / 256
+    part = cv2.resize(picture[:rows], (round(176 * scale), round(rows * scale)),
+                      interpolation=cv2.INTER_CUBIC)
+    y0, x0 = 80, round(0.35 * width - part.shape[1] / 2)
+    photo[y0:y0 + part.shape[0], x0:x0 + part.shape[1]] = part
+    return photo
+
+
+def _row(task: str, reference: Path, target: Path | np.ndarray) -> list[Image.Image]:
     pipe = DynaSTPipeline(task, ROOT / "checkpoints" / task, device="cpu")
     result = pipe(reference, target, resolution=MODEL_SIDE, fit=True)
     assert result.model_input is not None and result.pasted is not None
@@ -61,9 +89,16 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "framing.png")
     args = parser.parse_args()
+    people = args.data / "people"
+    thighs = people / "fashion_man_Sweatshirts_Hoodies-id_0000183103_4_full.jpg"
+    whole = people / "fashion_woman_fashionWOMENBlouses_Shirtsid0000730502_4full.jpg"
     rows = [
         _row("pose", ROOT / "examples/pose/reference/1_fashion_woman_blouse.jpg",
-             args.data / "people" / "internet_ins8.jpg"),
+             people / "internet_ins8.jpg"),
+        _row("pose", thighs,
+             _collage(thighs, args.data / "style/style/adain_scene_de_rue.jpg", thighs=True)),
+        _row("pose", whole,
+             _collage(whole, args.data / "style/content/coco_01.jpg", thighs=False)),
         _row("face", ROOT / "examples/face/reference/2_stargan_005735.jpg",
              args.data / "style" / "content" / "adain_blonde_girl.jpg"),
     ]

@@ -31,10 +31,12 @@ from dynast.semantics.framing_person import (
     BACKGROUND,
     CENTRE_X,
     FRAME_ASPECT,
+    FULL_HEAD_TOP,
     PersonDetection,
     detect_person,
 )
 from dynast.semantics.keypoints import Keypoints
+from dynast.semantics.pose_extract import landmarks_to_keypoints
 
 ASSETS = Path(__file__).parent / "assets" / "framing"
 PEOPLE = sorted(ASSETS.glob("person_*.jpg"))
@@ -305,8 +307,7 @@ def test_framing_constants_match_a_fresh_measurement() -> None:
     spec.loader.exec_module(module)
     people = module.measure(SHARED / "people")
     for name, value in [("full_head_top", fp.FULL_HEAD_TOP), ("full_feet", fp.FULL_FEET),
-                        ("centre_x", fp.CENTRE_X), ("close_head_top", fp.CLOSE_HEAD_TOP),
-                        ("close_hips", fp.CLOSE_HIPS), ("close_shoulders", fp.CLOSE_SHOULDERS)]:
+                        ("centre_x", fp.CENTRE_X), ("torso", fp.TORSO), ("head", fp.HEAD)]:
         assert abs(people[name]["mean"] - value) <= 0.002, (name, people[name])
     assert np.abs(np.array(people["background"]) - fp.BACKGROUND).max() <= 2
     faces = module.measure_faces(SHARED / "faces")
@@ -344,9 +345,118 @@ def _synthetic_person(hips: bool, ankles: bool) -> PersonDetection:
 @pytest.mark.parametrize("hips, ankles, warned", [(True, True, False), (True, False, False),
                                                    (False, False, True)],
                          ids=["full_body", "cut_at_the_thighs", "head_and_shoulders"])
-def test_close_ups_warn_only_without_the_hips(hips: bool, ankles: bool, warned: bool) -> None:
+def test_only_photos_without_the_hips_warn(hips: bool, ankles: bool, warned: bool) -> None:
     from dynast.semantics.framing_person import person_transform
 
     _, warnings = person_transform(_synthetic_person(hips, ankles), (256, 176))
     assert any("hips are not visible" in w for w in warnings) == warned, warnings
     assert not any("feet" in w for w in warnings), warnings
+
+
+def test_a_photo_cut_at_the_thighs_keeps_the_full_body_scale() -> None:
+    """Scale from the torso and head: the same person framed alike with or without the legs,
+    even when MediaPipe guesses ankles below where the photo stops (off the mask)."""
+    from dynast.semantics.framing_person import person_transform
+
+    full, _ = person_transform(_synthetic_person(True, True), (256, 176))
+    guessed = _synthetic_person(True, True)
+    guessed.mask[300:] = 0.0  # the photo stops at the thighs; the ankles are guesses
+    cut = PersonDetection(guessed.mask, guessed.landmarks, (80.0, 20.0, 160.0, 300.0), ())
+    for det in (_synthetic_person(True, False), cut):
+        t, _ = person_transform(det, (256, 176))
+        assert abs(t.scale / full.scale - 1) <= 0.1, (t.scale, full.scale)
+        head = t.to_model(np.array([[120.0, 19.5]]))[0, 1] + 0.5
+        assert abs(head / 256 - FULL_HEAD_TOP) <= 0.002
+
+
+def _keypoint_box_iou(reference: Keypoints, fitted: Keypoints, above: float) -> float:
+    """IoU of the boxes of the keypoints found in both and above the row ``above``."""
+    both = reference.present & fitted.present & (reference.array[:, 1] < above)
+    assert both.sum() >= 8, both.sum()
+    boxes = [np.concatenate([k.array[both, :2].min(axis=0), k.array[both, :2].max(axis=0)])
+             for k in (reference, fitted)]
+    return _iou(*boxes)
+
+
+@pytest.mark.parametrize("path", PEOPLE[:2], ids=lambda p: p.stem)
+def test_person_cut_at_the_thighs_on_clutter_is_framed_at_the_natural_scale(path: Path) -> None:
+    """A DeepFashion picture cut at mid-thigh and pasted on a photo: the keypoints above the
+    cut land where they are in the original picture (its body centre put at CENTRE_X, as
+    every fit does), not stretched to fill the frame."""
+    picture = _deepfashion(path)
+    original = detect_person(picture)
+    landmarks = original.landmarks
+    cut = round(landmarks[[23, 24], 1].mean() * 0.5 + landmarks[[25, 26], 1].mean() * 0.5)
+    rng = np.random.default_rng(PEOPLE.index(path))
+    canvas = _canvas(rng, 600)
+    scale = rng.uniform(0.45, 0.75) * canvas.shape[0] / 256
+    pasted, matrix = _paste(canvas, np.ascontiguousarray(picture[:cut]), scale, 0.0, rng)
+    framed = fit_person(pasted)
+    assert framed.keypoints is not None and framed.warnings == []
+    # The original picture's keypoints, moved sideways as fitting centres the body.
+    shift = (CENTRE_X * 176 - 0.5) - original.centre_x
+    reference = landmarks_to_keypoints(landmarks, 256, 176).map_xy(lambda xy: xy + [shift, 0])
+    assert _keypoint_box_iou(reference, framed.keypoints, cut - 0.5) >= 0.8
+    hips = framed.transform.to_model(_apply(matrix, landmarks[[23, 24], :2]))
+    assert np.abs(hips[:, 1] - landmarks[[23, 24], 1]).max() <= 256 * 0.03
+
+
+def _scene() -> tuple[np.ndarray, dict[str, tuple[slice, slice]]]:
+    """A person in a picture pasted on a dark painting, cut at the thighs: (360, 300, 3) uint8
+    and the regions (rows, cols) drawn."""
+    regions = {
+        "picture": (slice(20, 250), slice(60, 240)), "head": (slice(40, 85), slice(135, 165)),
+        "shirt": (slice(85, 170), slice(115, 185)), "pattern": (slice(110, 125), slice(140, 160)),
+        "legs": (slice(170, 250), slice(120, 180)), "strip": (slice(250, 330), slice(118, 182)),
+        "stray": (slice(280, 320), slice(10, 40)),
+    }
+    colours = {"picture": (240, 241, 242), "head": (220, 180, 150), "shirt": (200, 30, 30),
+               "pattern": (230, 200, 40), "legs": (30, 30, 200), "strip": (70, 70, 70),
+               "stray": (70, 70, 70)}
+    rgb = np.full((360, 300, 3), 60, np.uint8)
+    for name, region in regions.items():
+        rgb[region] = colours[name]
+    return rgb, regions
+
+
+def _fake_pose_with_mask(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """MediaPipe's mistakes on :func:`_scene`: the shirt's pattern missed (a hole), the legs
+    continued over the painting below the picture (a strip) with knees and ankles there, and
+    a patch of the painting taken for the person. Landmarks follow the shirt in ``rgb``."""
+    person = np.zeros(rgb.shape[:2], bool)
+    for colour in ((220, 180, 150), (200, 30, 30), (30, 30, 200), (70, 70, 70)):
+        person |= (np.abs(rgb.astype(int) - colour).max(axis=2) <= 4)
+    ys, xs = np.nonzero((np.abs(rgb.astype(int) - (200, 30, 30)).max(axis=2) <= 4))
+    x0, y0, x1, y1 = xs.min(), ys.min(), xs.max(), ys.max()
+    lm = np.zeros((33, 3), np.float32)
+    lm[:, 2] = 0.9
+    lm[:11, :2] = ((x0 + x1) / 2, y0 - 25)
+    lm[[11, 12], :2] = [(x0 + 5, y0 + 5), (x1 - 5, y0 + 5)]
+    lm[[13, 15, 17, 19, 21], :2] = (x0 + 2, y0 + 50)
+    lm[[14, 16, 18, 20, 22], :2] = (x1 - 2, y0 + 50)
+    lm[[23, 24], :2] = [(x0 + 13, y1 - 2), (x1 - 13, y1 - 2)]
+    lm[[25, 26], :2] = [(x0 + 13, y1 + 120), (x1 - 13, y1 + 120)]
+    lm[[27, 29, 31], :2] = (x0 + 13, y1 + 155)
+    lm[[28, 30, 32], :2] = (x1 - 13, y1 + 155)
+    return lm, person.astype(np.float32)
+
+
+def test_person_mask_is_cleaned(monkeypatch: pytest.MonkeyPatch) -> None:
+    """detect_person stops the mask at the edge of the picture the person is in (no strip of
+    the painting under the legs, no guessed ankles there), keeps one part and fills the hole
+    MediaPipe left in the shirt's pattern."""
+    from dynast.semantics import _mediapipe
+    from dynast.semantics import framing_detect as fd
+    from dynast.semantics.framing_person import feet_seen
+
+    monkeypatch.setattr(_mediapipe, "run_pose_with_mask", _fake_pose_with_mask)
+    monkeypatch.setattr(fd, "person_boxes", lambda rgb: [])
+    monkeypatch.setattr(fd, "_largest_face_crop", lambda rgb: None)
+    rgb, regions = _scene()
+    det = fd.detect_person(rgb)
+    person = det.mask > 0.5
+    assert person[regions["pattern"]].all(), "the hole in the shirt is filled"
+    assert not person[250:].any(), "nothing past the picture's edge"
+    assert person[regions["legs"]].mean() > 0.95 and person[regions["shirt"]].all()
+    assert det.box[3] == 249.5
+    assert not feet_seen(det) and (det.landmarks[25:33, 2] == 0).all()

@@ -8,6 +8,11 @@ torso clearly visible, on the mask, at least 1/5 of the photo tall). The find is
 crop around it with a margin, widened once if the person still touches the crop's edge.
 Several people (counted by their bodies and their faces, as
 :func:`~dynast.semantics.pose_extract.extract_pose` counts them): the largest, with a warning.
+A person in a picture inside the photo (a collage: a straight edge runs across and past the
+person) is looked for again inside that picture
+(:func:`~dynast.semantics.framing_mask.picture_box`), and the mask is cleaned
+(:func:`~dynast.semantics.framing_mask.clean_person_mask`: nothing past the picture's edge,
+one part, holes that look like the person filled).
 """
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ import numpy as np
 
 from dynast.semantics import _mediapipe
 from dynast.semantics.errors import NoPersonFound
+from dynast.semantics.framing_mask import clean_person_mask, picture_box
 from dynast.semantics.image_io import ImageSource, load_image
 from dynast.semantics.pose_extract import (
     _largest_face_crop,
@@ -85,23 +91,6 @@ class PersonDetection:
         return (self.box[0] + self.box[2]) / 2
 
 
-def _person_component(mask: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-    """(H, W) bool: the parts of ``mask > 0.5`` that hold a visible landmark (else the largest)."""
-    count, labels = cv2.connectedComponents((mask > MASK_THRESHOLD).astype(np.uint8), 8)
-    if count <= 1:
-        return np.zeros(mask.shape, bool)
-    h, w = mask.shape
-    keep = set()
-    for x, y, vis in landmarks:
-        xi, yi = int(round(x)), int(round(y))
-        if vis >= 0.5 and 0 <= xi < w and 0 <= yi < h and labels[yi, xi] > 0:
-            keep.add(int(labels[yi, xi]))
-    if not keep:
-        sizes = np.bincount(labels.ravel())[1:]
-        keep = {int(np.argmax(sizes)) + 1}
-    return np.isin(labels, sorted(keep))
-
-
 def _torso(landmarks: np.ndarray) -> int:
     return int((landmarks[list(SHOULDERS + HIPS), 2] >= 0.5).sum())
 
@@ -158,14 +147,19 @@ def _search(
     return None if best is None else best[1]
 
 
-def _cut(mask: np.ndarray, box: tuple[int, int, int, int]) -> bool:
-    """True when the person's mask touches an edge of ``box`` that is not the photo's edge."""
+def _cut(
+    mask: np.ndarray, box: tuple[int, int, int, int],
+    outer: tuple[int, int, int, int] | None = None,
+) -> bool:
+    """True when the person's mask touches an edge of ``box`` that is not an edge of ``outer``
+    (x0, y0, x1, y1; default the photo)."""
     x0, y0, x1, y1 = box
     h, w = mask.shape
+    ox0, oy0, ox1, oy1 = outer or (0, 0, w, h)
     person = mask[y0:y1, x0:x1] > MASK_THRESHOLD
     return bool(
-        (y0 > 0 and person[0].any()) or (y1 < h and person[-1].any())
-        or (x0 > 0 and person[:, 0].any()) or (x1 < w and person[:, -1].any())
+        (y0 > oy0 and person[0].any()) or (y1 < oy1 and person[-1].any())
+        or (x0 > ox0 and person[:, 0].any()) or (x1 < ox1 and person[:, -1].any())
     )
 
 
@@ -199,12 +193,15 @@ def _rank(
 
 
 def _refine(
-    rgb: np.ndarray, found: tuple[np.ndarray, np.ndarray]
+    rgb: np.ndarray, found: tuple[np.ndarray, np.ndarray],
+    limit: tuple[int, int, int, int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Run again on a crop around the person found, with a margin (the whole person in view,
     at a better resolution), widened once if the person still touches the crop's edge; keeps
-    the first result if the second is worse."""
+    the first result if the second is worse. ``limit``: (x0, y0, x1, y1), the crop stays
+    inside it (default the photo)."""
     h, w = rgb.shape[:2]
+    lx0, ly0, lx1, ly1 = limit or (0, 0, w, h)
     for margin_frac in (0.2, 0.5):
         landmarks, mask = found
         ys, xs = np.nonzero(mask > MASK_THRESHOLD)
@@ -215,14 +212,14 @@ def _refine(
         hi = np.maximum([xs.max(), ys.max()], vis.max(axis=0) if len(vis) else -np.inf)
         margin = margin_frac * (hi - lo).max()
         box = (
-            int(max(0, lo[0] - margin)), int(max(0, lo[1] - margin)),
-            int(min(w, hi[0] + margin + 1)), int(min(h, hi[1] + margin + 1)),
+            int(max(lx0, lo[0] - margin)), int(max(ly0, lo[1] - margin)),
+            int(min(lx1, hi[0] + margin + 1)), int(min(ly1, hi[1] + margin + 1)),
         )
         again = _pose_mask(rgb, box, (0.0, 0.25))
         if again is None or _torso(again[0]) < _torso(landmarks):
             return found
         found = again
-        if not _cut(found[1], box):
+        if not _cut(found[1], box, limit):
             break
     return found
 
@@ -264,14 +261,18 @@ def detect_person(image: ImageSource) -> PersonDetection:
             "no person found in the image; use a photo that shows one person's head and body, "
             "standing out from the background (full-body works best)"
         )
-    landmarks, mask_small = _refine(small, found)
-    person = _person_component(mask_small, landmarks)
-    if person.sum() < 0.002 * sh * sw or person.sum() < 64:
+    found = _refine(small, found)
+    # A person in a picture inside the photo (a collage): looked for again inside that picture.
+    inside = picture_box(small, found[1], found[0], MASK_THRESHOLD)
+    if inside != (0, 0, sw, sh):
+        found = _refine(small, found, inside)
+    soft, landmarks = clean_person_mask(small, found[1], found[0], inside, MASK_THRESHOLD)
+    area = int((soft > MASK_THRESHOLD).sum())
+    if area < 0.002 * sh * sw or area < 64:
         raise NoPersonFound(
             "the person found is too small or not separable from the background; use a photo "
             "where the person is larger and stands out from the background"
         )
-    soft = mask_small * cv2.dilate(person.astype(np.uint8), np.ones((5, 5), np.uint8))
     # Back to the photo's pixels.
     fx, fy = sw / w, sh / h
     landmarks[:, 0] = (landmarks[:, 0] + 0.5) / fx - 0.5
